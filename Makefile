@@ -1,0 +1,44 @@
+# The two commands: `make run` (the whole product on the embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv migrate lint fmt check clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
+
+test: venv
+	bash scripts/ensure-test-deps.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -n 2 --dist loadgroup
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: venv
+	$(PY) manage.py makemigrations --check --dry-run
+	$(MAKE) lint
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3 var/seaweedfs

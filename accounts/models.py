@@ -1,0 +1,183 @@
+"""Tenants and principals: organisations, their sites, users and capture devices."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Organization(models.Model):
+    """A dealership group: the tenant every other row belongs to."""
+
+    class EnrollmentPolicy(models.TextChoices):
+        CODE = "code", "Enrollment code required"
+        OPEN = "open", "Open: any device that knows the org id"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    enrollment_policy = models.CharField(
+        max_length=8, choices=EnrollmentPolicy.choices, default=EnrollmentPolicy.CODE
+    )
+    # QC thresholds for this org; missing keys fall back to the pipeline defaults.
+    qc_thresholds = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Site(models.Model):
+    """A place where cars are photographed (a studio, a lot) within one organisation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sites")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name"], name="site_unique_name_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password) if password else user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
+        fields.update(is_staff=True, is_superuser=True, role=User.Role.ADMIN)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: operator, reviewer or admin of one organisation (superusers may have none).
+
+    Identity from the organisation's OIDC provider is (oidc_issuer, oidc_subject).
+    """
+
+    class Role(models.TextChoices):
+        OPERATOR = "operator", "Operator"
+        REVIEWER = "reviewer", "Reviewer"
+        ADMIN = "admin", "Admin"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="users", null=True, blank=True
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.OPERATOR)
+    sites = models.ManyToManyField(Site, related_name="users", blank=True)
+    oidc_issuer = models.CharField(max_length=500, null=True, blank=True)
+    oidc_subject = models.CharField(max_length=255, null=True, blank=True)
+    is_staff = models.BooleanField(default=False, help_text="May log in to the admin console.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["oidc_issuer", "oidc_subject"],
+                condition=Q(oidc_subject__isnull=False),
+                name="user_unique_oidc_identity",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def can_publish(self) -> bool:
+        return self.role in (self.Role.REVIEWER, self.Role.ADMIN)
+
+    @property
+    def sees_all_sites(self) -> bool:
+        return self.role == self.Role.ADMIN
+
+
+class Device(models.Model):
+    """A capture app or studio rig enrolled in an organisation.
+
+    Revoking sets ``revoked_at``; its tokens stop working on the next request.
+    """
+
+    class Platform(models.TextChoices):
+        IOS = "ios", "iOS"
+        ANDROID = "android", "Android"
+        EDGE = "edge", "Edge studio rig"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="devices")
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    model = models.CharField(max_length=200)
+    app_version = models.CharField(max_length=64)
+    # Empty = every site of the org.
+    sites = models.ManyToManyField(Site, related_name="devices", blank=True)
+    enrolled_with = models.ForeignKey(
+        "EnrollmentCode", on_delete=models.SET_NULL, null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["org", "-last_seen_at"], name="device_org_seen_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.platform})"
+
+    # Lets DRF treat an authenticated device like an authenticated user.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class EnrollmentCode(models.Model):
+    """A one-time-shown code that lets new devices enroll; stored only as its SHA-256."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="enrollment_codes")
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    label = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+    uses_left = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.label or f"code {str(self.id)[:8]}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.uses_left > 0 and self.expires_at > timezone.now()

@@ -1,0 +1,5 @@
+from imaging.api.views import ApiView
+
+
+class EventIngestView(ApiView):
+    rate_limit_bucket = "events"

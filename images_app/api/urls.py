@@ -1,0 +1,10 @@
+from django.urls import path
+
+from images_app.api import presign, views
+
+urlpatterns = [
+    path("presign", presign.PresignView.as_view(), name="presign"),
+    path("images", views.ImageListView.as_view(), name="image-list"),
+    path("images/<uuid:pk>", views.ImageDetailView.as_view(), name="image-detail"),
+    path("images/<uuid:pk>/publish", views.ImagePublishView.as_view(), name="image-publish"),
+]

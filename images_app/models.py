@@ -1,0 +1,83 @@
+"""Photos: one row per uploaded original, with its thumbnails and quality checks."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization, User
+from sessions_app.models import CaptureSession, Vehicle
+
+
+class Image(models.Model):
+    """One photo of a capture session.
+
+    Status: ``pending → processing → processed | failed``; ``processed → published``.
+    Staff reprocessing moves ``failed | processed`` back to ``pending``. The id is the
+    ``{uuid}`` of the server-built ``storage_key``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending upload"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        PUBLISHED = "published", "Published"
+
+    class ContentType(models.TextChoices):
+        JPEG = "image/jpeg", "JPEG"
+        HEIC = "image/heic", "HEIC"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="images")
+    session = models.ForeignKey(CaptureSession, on_delete=models.CASCADE, related_name="images")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="images")
+    frame_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    angle_deg = models.PositiveSmallIntegerField(null=True, blank=True)
+    shot_name = models.CharField(max_length=64, null=True, blank=True)
+    file_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=16, choices=ContentType.choices)
+    content_sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=512, unique=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    exif = models.JSONField(default=dict, blank=True)
+    thumb_keys = models.JSONField(default=dict, blank=True)
+    qc = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=64, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="published_images"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["session", "angle_deg", "created_at"], name="image_spin_order_idx"
+            ),
+            models.Index(fields=["session", "created_at"], name="image_session_created_idx"),
+            models.Index(fields=["session", "status"], name="image_session_status_idx"),
+            models.Index(fields=["session", "content_sha256"], name="image_session_sha_idx"),
+            models.Index(fields=["status", "created_at"], name="image_status_created_idx"),
+            models.Index(fields=["org", "status", "-created_at"], name="image_org_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def is_spin_frame(self) -> bool:
+        return self.angle_deg is not None
+
+    @property
+    def extension(self) -> str:
+        return "heic" if self.content_type == self.ContentType.HEIC else "jpg"

@@ -1,0 +1,116 @@
+"""Bearer-token authentication for the API.
+
+The token only identifies the caller; the database decides on every request whether the
+device is still enrolled or the user still active, so revocation takes effect at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import Token, UntypedToken
+
+from accounts.models import Device, User
+from accounts.tokens import TOKEN_CLASSES
+from imaging.api import ratelimit
+
+# Writing last_seen_at on every request would turn every read into a write.
+LAST_SEEN_RESOLUTION_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: a user or a device of one organisation."""
+
+    kind: str  # "user" | "device"
+    org_id: uuid.UUID
+    user: User | None = None
+    device: Device | None = None
+
+    @property
+    def id(self) -> uuid.UUID:
+        principal = self.user or self.device
+        assert principal is not None
+        return principal.id
+
+    @property
+    def is_device(self) -> bool:
+        return self.kind == "device"
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    default_detail = "Invalid or expired token."
+
+
+def read_token(raw: str) -> Token:
+    """Decode and verify a token of either kind; raise InvalidToken otherwise."""
+    try:
+        untyped = UntypedToken(raw)
+        token_class = TOKEN_CLASSES.get(str(untyped.get("typ")))
+        if token_class is None:
+            raise InvalidToken()
+        token = token_class(raw)
+        uuid.UUID(str(token["sub"]))
+        uuid.UUID(str(token["org_id"]))
+    except (TokenError, KeyError, ValueError, TypeError) as exc:
+        raise InvalidToken() from exc
+    return token
+
+
+def principal_for(token: Token) -> Actor:
+    if token["typ"] == "device":
+        device = (
+            Device.objects.filter(pk=token["sub"], org_id=token["org_id"], revoked_at__isnull=True)
+            .select_related("org")
+            .first()
+        )
+        if device is None:
+            raise InvalidToken()
+        now = timezone.now()
+        if (
+            device.last_seen_at is None
+            or (now - device.last_seen_at).total_seconds() > LAST_SEEN_RESOLUTION_SECONDS
+        ):
+            Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+            device.last_seen_at = now
+        return Actor(kind="device", org_id=device.org_id, device=device)
+    user = (
+        User.objects.filter(
+            pk=token["sub"], org_id=token["org_id"], is_active=True, org__isnull=False
+        )
+        .select_related("org")
+        .first()
+    )
+    if user is None:
+        raise InvalidToken()
+    return Actor(kind="user", org_id=user.org_id, user=user)
+
+
+class TokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <jwt>``; failed attempts count against a per-IP limit."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header:
+            return None
+        try:
+            if header[0].lower() != self.keyword or len(header) != 2:
+                raise InvalidToken()
+            token = read_token(header[1].decode("ascii"))
+            actor = principal_for(token)
+        except (InvalidToken, UnicodeDecodeError) as exc:
+            # Floods of bad tokens are limited before they can probe anything else.
+            ratelimit.check_anonymous(request)
+            raise InvalidToken() from exc
+        request.actor = actor
+        return (actor.user or actor.device, token)
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'

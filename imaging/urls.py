@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from imaging import health
+
+api_patterns = [
+    path("", include("accounts.api.urls")),
+    path("", include("sessions_app.api.urls")),
+    path("", include("images_app.api.urls")),
+    path("", include("events_app.api.urls")),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("v1/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+]
+
+handler400 = "imaging.api.views.bad_request"
+handler403 = "imaging.api.views.permission_denied"
+handler404 = "imaging.api.views.not_found"
+handler500 = "imaging.api.views.server_error"

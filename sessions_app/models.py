@@ -1,0 +1,112 @@
+"""Vehicles and the capture sessions that photograph them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Device, Organization, Site, User
+
+
+class Vehicle(models.Model):
+    """A car in a dealer's stock, identified within its org by VIN and/or stock number."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="vehicles")
+    vin = models.CharField(max_length=17, null=True, blank=True)
+    stock = models.CharField(max_length=64, null=True, blank=True)
+    # Whether the ISO 3779 check digit (position 9) holds; informative, never enforced.
+    vin_check_digit_ok = models.BooleanField(null=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "vin"], condition=Q(vin__isnull=False), name="vehicle_unique_vin"
+            ),
+            models.UniqueConstraint(
+                fields=["org", "stock"],
+                condition=Q(stock__isnull=False),
+                name="vehicle_unique_stock",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.vin or self.stock or str(self.id)
+
+
+class CaptureSession(models.Model):
+    """One sitting in which a device or operator photographs one vehicle at one site.
+
+    Status: ``active → complete | abandoned | failed``. A finished session never changes
+    again; ``completed_at`` is set when it finishes.
+    """
+
+    class Mode(models.TextChoices):
+        STUDIO360 = "studio360", "Studio 360° spin"
+        WALK360 = "walk360", "Walk-around 360° spin"
+        STILLS = "stills", "Stills"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETE = "complete", "Complete"
+        ABANDONED = "abandoned", "Abandoned"
+        FAILED = "failed", "Failed"
+
+    SPIN_MODES = (Mode.STUDIO360, Mode.WALK360)
+    FINISHED = (Status.COMPLETE, Status.ABANDONED, Status.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sessions")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="sessions")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="sessions")
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    shot_list = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    operator = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions"
+    )
+    device = models.ForeignKey(
+        Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["org", "-started_at", "-id"], name="session_org_started_idx"),
+            models.Index(
+                fields=["org", "site", "status", "-started_at"], name="session_site_status_idx"
+            ),
+            models.Index(fields=["org", "status", "-started_at"], name="session_status_idx"),
+            models.Index(fields=["org", "vehicle", "-started_at"], name="session_vehicle_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()} of {self.vehicle_id} ({self.status})"
+
+    @property
+    def is_spin(self) -> bool:
+        return self.mode in self.SPIN_MODES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames expected in a spin, from ``shot_list[mode].frame_count``."""
+        spec = (self.shot_list or {}).get(self.mode)
+        if self.is_spin and isinstance(spec, dict):
+            return spec.get("frame_count")
+        return None
+
+    @property
+    def still_names(self) -> list[str]:
+        names = (self.shot_list or {}).get("stills")
+        return list(names) if isinstance(names, list) else []
