@@ -66,7 +66,7 @@ def check(bucket: str, key: str, limit: int, cost: int = 1) -> None:
 
 
 def check_anonymous(request) -> None:
-    check("anon", client_ip(request), settings.RATE_LIMITS["anonymous"])
+    check("anonymous", client_ip(request), settings.RATE_LIMITS["anonymous"])
 
 
 def _token_key(request) -> str:
@@ -93,7 +93,7 @@ class ContractRateLimit(BaseThrottle):
         elif actor is not None:
             key = _token_key(request)
         else:
-            bucket, key = "anon", client_ip(request)
+            bucket, key = "anonymous", client_ip(request)
         limit = settings.RATE_LIMITS.get(bucket, settings.RATE_LIMITS["default"])
         # Events are charged per event by the view, once it knows the batch size.
         if bucket == "events":
