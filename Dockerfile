@@ -1,5 +1,5 @@
-# One image for every role, chosen by the command: web (default), worker, beat, migrate.
 # syntax=docker/dockerfile:1
+# One image for every role, chosen by the command: web (default), worker, beat, migrate.
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
