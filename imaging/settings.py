@@ -222,6 +222,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_TASK_SOFT_TIME_LIMIT = 540
+# The sweeper re-enqueues uploads nobody reported and tasks the broker lost (beat).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-uploads": {"task": "images_app.tasks.sweep_uploads", "schedule": 300.0},
+}
+
+# --- Processing
+# A presigned PUT cannot bound the size: the worker refuses bigger objects (HEAD first).
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Claims of one image before it fails with ``too_many_attempts`` (counted in the database).
+PROCESS_MAX_ATTEMPTS = env.int("PROCESS_MAX_ATTEMPTS", default=5)
 
 LOGGING = {
     "version": 1,
