@@ -1,0 +1,104 @@
+"""Reads of capture sessions, always scoped to what the caller may see.
+
+Scope: everything is limited to the caller's org. Admins see every site of it; operators
+and reviewers their own sites; devices the sites they are limited to (none = all) and,
+among those, only the sessions they created themselves. The database decides on every
+request: a removed site membership hides that site's sessions at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from accounts.models import Device, Site, User
+from images_app.models import Image
+from imaging.api.authentication import Actor
+from sessions_app.models import CaptureSession
+
+
+def _usable_site_ids(*, actor: Actor) -> QuerySet | None:
+    """A subquery of the site ids the actor may use, or None for every site of its org.
+
+    Kept as SQL so that scoping a list adds no query of its own.
+    """
+    if actor.user is not None:
+        if actor.user.sees_all_sites:
+            return None
+        return User.sites.through.objects.filter(user_id=actor.user.id).values("site_id")
+    assert actor.device is not None
+    links = Device.sites.through.objects.filter(device_id=actor.device.id)
+    # A device limited to no site may use them all.
+    return (
+        Site.objects.filter(org_id=actor.org_id)
+        .filter(Exists(links.filter(site_id=OuterRef("pk"))) | ~Exists(links))
+        .values("pk")
+    )
+
+
+def sites_usable_by(*, actor: Actor) -> QuerySet[Site]:
+    """Sites where the actor may capture (and, for users, whose sessions they see)."""
+    sites = Site.objects.filter(org_id=actor.org_id)
+    site_ids = _usable_site_ids(actor=actor)
+    return sites if site_ids is None else sites.filter(pk__in=site_ids)
+
+
+def sessions_visible_to(*, actor: Actor) -> QuerySet[CaptureSession]:
+    sessions = CaptureSession.objects.filter(org_id=actor.org_id)
+    if actor.is_device:
+        assert actor.device is not None
+        sessions = sessions.filter(device_id=actor.device.id)
+    site_ids = _usable_site_ids(actor=actor)
+    if site_ids is not None:
+        sessions = sessions.filter(site_id__in=site_ids)
+    return sessions
+
+
+def _image_count() -> Coalesce:
+    # A correlated subquery rather than Count("images") over a join: PostgreSQL can then
+    # count only the rows of the page instead of grouping every matching session first.
+    per_session = (
+        Image.objects.filter(session_id=OuterRef("pk"))
+        .order_by()
+        .values("session_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
+
+
+def session_list(
+    *,
+    actor: Actor,
+    site_id: uuid.UUID | None = None,
+    status: str | None = None,
+    vehicle_id: uuid.UUID | None = None,
+) -> QuerySet[CaptureSession]:
+    """Newest first (id breaks ties), with what a list item embeds loaded in the same query.
+
+    ``count()`` on the result leaves the joins and the image count out.
+    """
+    sessions = sessions_visible_to(actor=actor)
+    if site_id is not None:
+        sessions = sessions.filter(site_id=site_id)
+    if status is not None:
+        sessions = sessions.filter(status=status)
+    if vehicle_id is not None:
+        sessions = sessions.filter(vehicle_id=vehicle_id)
+    return (
+        sessions.select_related("vehicle", "operator", "site")
+        .annotate(image_count=_image_count())
+        .order_by("-started_at", "-id")
+    )
+
+
+def session_get(*, actor: Actor, session_id: uuid.UUID) -> CaptureSession | None:
+    """One session with what the detail embeds, or None if missing or not the caller's."""
+    return (
+        sessions_visible_to(actor=actor)
+        .select_related("vehicle", "operator", "device")
+        .filter(pk=session_id)
+        .first()
+    )
