@@ -1,9 +1,116 @@
+"""``/v1/sessions``: start, list, read and finish capture sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from imaging.api.permissions import IsUser
+from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
+from sessions_app import selectors, services
+from sessions_app.api.serializers import (
+    SessionCreateInput,
+    SessionDetailOutput,
+    SessionFinishInput,
+    SessionListItemOutput,
+    SessionListOutput,
+    SessionListQuery,
+    SessionOutput,
+)
+from sessions_app.models import CaptureSession
 
 
 class SessionListCreateView(ApiView):
-    pass
+    """Devices and users start sessions; only users list them."""
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD"):
+            return [IsAuthenticated(), IsUser()]
+        return super().get_permissions()
+
+    @extend_schema(
+        operation_id="sessions_list",
+        summary="List sessions of the sites the user may see, newest first",
+        parameters=[SessionListQuery],
+        responses={200: SessionListOutput, **error_responses(400, 401, 403, 429)},
+    )
+    def get(self, request):
+        query = self.validated(SessionListQuery, request.query_params)
+        sessions = selectors.session_list(
+            actor=self.actor,
+            site_id=query.get("site_id"),
+            status=query.get("status"),
+            vehicle_id=query.get("vehicle_id"),
+        )
+        limit, offset = query["limit"], query["offset"]
+        page = sessions[offset : offset + limit]
+        return Response(
+            {
+                "data": SessionListItemOutput(page, many=True).data,
+                "total": sessions.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @extend_schema(
+        operation_id="sessions_create",
+        summary="Start a capture session (the vehicle is found or created by VIN or stock)",
+        request=SessionCreateInput,
+        responses={
+            201: SessionOutput,
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
+        },
+    )
+    def post(self, request):
+        data = self.validated(SessionCreateInput, request.data)
+        session = services.session_create(
+            actor=self.actor,
+            site_id=data["site_id"],
+            vehicle=data["vehicle"],
+            mode=data["mode"],
+            shot_list=data["shot_list"],
+            request_id=request.request_id,
+        )
+        return Response(SessionOutput(session).data, status=status.HTTP_201_CREATED)
 
 
 class SessionDetailView(ApiView):
-    pass
+    """A device sees the sessions it started; a user those of the sites it may see."""
+
+    def _get_visible(self, pk: uuid.UUID) -> CaptureSession:
+        session = selectors.session_get(actor=self.actor, session_id=pk)
+        if session is None:
+            raise NotFound()
+        return session
+
+    @extend_schema(
+        operation_id="sessions_retrieve",
+        summary="One session with its vehicle, operator and device",
+        responses={200: SessionDetailOutput, **error_responses(401, 404, 429)},
+    )
+    def get(self, request, pk: uuid.UUID):
+        return Response(SessionDetailOutput(self._get_visible(pk)).data)
+
+    @extend_schema(
+        operation_id="sessions_finish",
+        summary="Finish an active session (complete, abandoned or failed)",
+        request=SessionFinishInput,
+        responses={200: SessionDetailOutput, **error_responses(400, 401, 404, 409, 413, 415, 429)},
+    )
+    def patch(self, request, pk: uuid.UUID):
+        data = self.validated(SessionFinishInput, request.data)
+        services.session_finish(
+            session=self._get_visible(pk),
+            status=data["status"],
+            completed_at=data.get("completed_at"),
+            actor=self.actor,
+            request_id=request.request_id,
+        )
+        return Response(SessionDetailOutput(self._get_visible(pk)).data)

@@ -1,6 +1,7 @@
 import factory
 
 from accounts.tests.factories import OrganizationFactory, SiteFactory
+from images_app.models import Image
 from sessions_app.models import CaptureSession, Vehicle
 
 
@@ -22,3 +23,19 @@ class CaptureSessionFactory(factory.django.DjangoModelFactory):
     vehicle = factory.SubFactory(VehicleFactory, org=factory.SelfAttribute("..org"))
     mode = CaptureSession.Mode.STUDIO360
     shot_list = factory.LazyAttribute(lambda s: {"studio360": {"frame_count": 24}})
+
+
+def images_add(session: CaptureSession, count: int) -> None:
+    """``count`` pending photos in a session, enough for lists that count them."""
+    Image.objects.bulk_create(
+        Image(
+            org_id=session.org_id,
+            session=session,
+            vehicle_id=session.vehicle_id,
+            file_name=f"IMG_{index:04d}.jpg",
+            content_type=Image.ContentType.JPEG,
+            content_sha256="0" * 64,
+            storage_key=f"org/{session.org_id}/session/{session.id}/{index}.jpg",
+        )
+        for index in range(count)
+    )
