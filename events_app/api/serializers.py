@@ -1,0 +1,97 @@
+"""Shapes of ``POST /events``: one event, or ``{"events": [...]}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+from events_app.models import Event
+
+MAX_BATCH = 500
+MAX_MESSAGE_CHARS = 2000
+MAX_META_BYTES = 4096
+MAX_META_DEPTH = 4
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, walked without recursion (a scalar is 0)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+            deepest = max(deepest, depth + 1)
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+            deepest = max(deepest, depth + 1)
+    return deepest
+
+
+class EventIn(serializers.Serializer):
+    entity_type = serializers.ChoiceField(choices=Event.EntityType.choices)
+    entity_id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=[(t.value, t.label) for t in Event.CLIENT_TYPES])
+    message = serializers.CharField(
+        max_length=MAX_MESSAGE_CHARS, required=False, allow_blank=True, trim_whitespace=False
+    )
+    meta = serializers.DictField(required=False)
+
+    def validate_meta(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_META_BYTES:
+            raise serializers.ValidationError(f"meta is over {MAX_META_BYTES} bytes of JSON.")
+        if _depth(value) > MAX_META_DEPTH:
+            raise serializers.ValidationError(f"meta is nested over {MAX_META_DEPTH} levels.")
+        return value
+
+
+class EventBatchIn(serializers.Serializer):
+    """Documentation of the batch shape; validation goes item by item (see the view)."""
+
+    events = EventIn(many=True, min_length=1, max_length=MAX_BATCH)
+
+
+class EventsAccepted(serializers.Serializer):
+    accepted = serializers.IntegerField()
+
+
+def events_validate(data: Any) -> list[dict[str, Any]]:
+    """Validate either shape, all or nothing; a batch's errors are keyed by item index.
+
+    Unknown keys inside an event are ignored (clients may send more than we store).
+    """
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    if "events" not in data:
+        single = EventIn(data=data)
+        single.is_valid(raise_exception=True)
+        return [single.validated_data]
+    if set(data) != {"events"}:
+        raise serializers.ValidationError(
+            {"non_field_errors": ['Send one event or {"events": [...]}, not both.']}
+        )
+    items = data["events"]
+    if not isinstance(items, list):
+        raise serializers.ValidationError({"events": ["Expected a list of events."]})
+    if not items:
+        raise serializers.ValidationError({"events": ["The batch is empty."]})
+    if len(items) > MAX_BATCH:
+        raise serializers.ValidationError(
+            {"events": [f"At most {MAX_BATCH} events per batch; got {len(items)}."]}
+        )
+    validated: list[dict[str, Any]] = []
+    errors: dict[str, Any] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[str(index)] = {"non_field_errors": ["Expected a JSON object."]}
+            continue
+        serializer = EventIn(data=item)
+        if serializer.is_valid():
+            validated.append(serializer.validated_data)
+        else:
+            errors[str(index)] = serializer.errors
+    if errors:
+        raise serializers.ValidationError({"events": errors})
+    return validated
