@@ -1,13 +1,82 @@
+"""``/images``: list a session's images, one image's detail, publish. User tokens only."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from images_app import selectors, services
+from images_app.api.image_serializers import (
+    ImageDetail,
+    ImageList,
+    ImageListItem,
+    ImageListQuery,
+    ImagePublished,
+)
+from imaging.api.errors import ApplicationError
+from imaging.api.permissions import CanPublish, IsUser
+from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
 
 
+def _not_found(what: str = "Image") -> ApplicationError:
+    return ApplicationError("NOT_FOUND", f"{what} not found.", status_code=404)
+
+
 class ImageListView(ApiView):
-    pass
+    """A session's images: spins by angle, stills in capture order."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(
+        parameters=[ImageListQuery],
+        responses={200: ImageList, **error_responses(400, 401, 403, 404, 429)},
+        operation_id="images_list",
+    )
+    def get(self, request):
+        query = self.validated(ImageListQuery, request.query_params)
+        session = selectors.session_get_visible(actor=self.actor, session_id=query["session_id"])
+        if session is None:
+            raise _not_found("Session")
+        images = selectors.session_images(session=session, status=query.get("status"))
+        limit, offset = query["limit"], query["offset"]
+        return Response(
+            {
+                "data": ImageListItem(images[offset : offset + limit], many=True).data,
+                "total": images.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
 
 
 class ImageDetailView(ApiView):
-    pass
+    permission_classes = [IsUser]
+
+    @extend_schema(
+        responses={200: ImageDetail, **error_responses(401, 403, 404, 429)},
+        operation_id="images_retrieve",
+    )
+    def get(self, request, pk):
+        image = selectors.image_get_visible(actor=self.actor, image_id=pk)
+        if image is None:
+            raise _not_found()
+        return Response(ImageDetail(image).data)
 
 
 class ImagePublishView(ApiView):
-    pass
+    """``processed → published`` (reviewer or admin); publishing again is a no-op."""
+
+    permission_classes = [IsUser, CanPublish]
+
+    @extend_schema(
+        request=None,
+        responses={200: ImagePublished, **error_responses(401, 403, 404, 409, 429)},
+        operation_id="images_publish",
+    )
+    def post(self, request, pk):
+        image = selectors.image_get_visible(actor=self.actor, image_id=pk)
+        if image is None:
+            raise _not_found()
+        image = services.image_publish(image=image, actor=self.actor)
+        return Response(ImagePublished(image).data)

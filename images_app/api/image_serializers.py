@@ -1,0 +1,100 @@
+"""Shapes of ``/images``: list items, detail, publish result and the list's query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from images_app import storage
+from images_app.models import Image
+
+
+class ImageListQuery(serializers.Serializer):
+    """``session_id`` is required; ``limit``/``offset`` are additive (a 360-frame spin fits
+    in one page by default)."""
+
+    session_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Image.Status.choices, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)
+    offset = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Short-lived presigned GET URLs of the thumbnails, keyed by size.",
+        "properties": {
+            size: {"type": "string", "format": "uri"} for size in ("150", "600", "1200")
+        },
+    }
+)
+class ThumbUrlsField(serializers.Field):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="thumb_keys", read_only=True, **kwargs)
+
+    def to_representation(self, thumb_keys: dict[str, str]) -> dict[str, str]:
+        return {size: storage.presigned_get(key=key) for size, key in (thumb_keys or {}).items()}
+
+
+class ImageListItem(serializers.ModelSerializer):
+    thumb_keys = serializers.DictField(child=serializers.CharField())
+    qc = serializers.DictField()
+    thumb_urls = ThumbUrlsField()
+
+    class Meta:
+        model = Image
+        fields = ["id", "angle_deg", "shot_name", "thumb_keys", "qc", "status", "created_at"]
+        fields += ["thumb_urls"]
+        read_only_fields = fields
+
+
+class ImageList(serializers.Serializer):
+    data = ImageListItem(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class ImageDetail(serializers.ModelSerializer):
+    session_id = serializers.UUIDField()
+    vehicle_id = serializers.UUIDField()
+    thumb_keys = serializers.DictField(child=serializers.CharField())
+    exif = serializers.DictField()
+    qc = serializers.DictField()
+    thumb_urls = ThumbUrlsField()
+    error = serializers.CharField(allow_null=True, help_text="Why processing failed, or null.")
+
+    class Meta:
+        model = Image
+        fields = [
+            "id",
+            "session_id",
+            "vehicle_id",
+            "angle_deg",
+            "shot_name",
+            "storage_key",
+            "thumb_keys",
+            "width",
+            "height",
+            "exif",
+            "qc",
+            "status",
+            "created_at",
+            "published_at",
+        ]
+        fields += ["thumb_urls", "error"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Image) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["error"] = instance.error or None
+        return data
+
+
+class ImagePublished(serializers.ModelSerializer):
+    class Meta:
+        model = Image
+        fields = ["id", "status", "published_at"]
+        read_only_fields = fields

@@ -1,0 +1,451 @@
+"""Image state changes: upload complete, processing, publishing, reprocessing, the sweeper.
+
+Every transition is a compare-and-set (a conditional update or ``select_for_update``) and
+records its events in the same transaction, so running any of these twice is harmless.
+
+Processing guarantees (``image_process``):
+- A claim is ``pending → processing`` with ``attempts + 1``; the attempt number is the
+  claim's token, and the result is written only while that token still holds. A worker that
+  died mid-task leaves a claim that a redelivered or retried task, or any task once the claim
+  is older than the task time limit, may take over; the dead worker's late result (if its
+  process lingers) is then discarded, so an image is processed once however often it runs.
+- Download, decode and thumbnail upload happen outside any transaction; the result is written
+  in one short ``atomic()`` with its events (``processed``, ``qc_failed``,
+  ``processing_failed``).
+- A bad file fails the image with the pipeline's code and is never retried. Transient storage
+  or database errors put the image back to ``pending`` and re-raise for the task's retry;
+  after ``PROCESS_MAX_ATTEMPTS`` claims the image fails with ``too_many_attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Organization, User
+from events_app.models import Event
+from events_app.services import actor_fields, event_record
+from images_app import storage, uploads
+from images_app.models import Image
+from imaging.api.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+# Errors that say nothing about the image: try again later.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    storage.StorageUnavailable,
+    OperationalError,
+    InterfaceError,
+)
+# A device may retry its PUT for a while after the URL expired (clock skew, a slow link).
+UPLOAD_MISSING_GRACE = timedelta(hours=1)
+THUMB_CONTENT_TYPE = "image/jpeg"
+
+
+def _claim_stale_after() -> timedelta:
+    """A claim older than the hard task time limit cannot belong to a live task."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+
+
+def _enqueue(image_id: uuid.UUID) -> None:
+    from images_app.tasks import process_image
+
+    process_image.delay_on_commit(str(image_id))
+
+
+def _system_event(image: Image, type: str, *, message: str = "", meta=None) -> None:
+    event_record(
+        org_id=image.org_id,
+        entity_type=Event.EntityType.IMAGE,
+        entity_id=image.id,
+        type=type,
+        message=message,
+        meta=meta,
+        **actor_fields(None),
+    )
+
+
+# --- upload complete -------------------------------------------------------------------
+
+
+def image_upload_complete(*, image_id: uuid.UUID) -> bool:
+    """Note that the bytes are in the store and enqueue processing, once.
+
+    Only the first ``upload_complete`` of a pending image (``uploaded_at`` still empty)
+    enqueues; repeats, and reports about images past ``pending``, change nothing.
+    """
+    marked = Image.objects.filter(
+        pk=image_id, status=Image.Status.PENDING, uploaded_at__isnull=True
+    ).update(uploaded_at=timezone.now())
+    if marked:
+        _enqueue(image_id)
+    return bool(marked)
+
+
+# --- processing ------------------------------------------------------------------------
+
+
+def qc_thresholds_for(org: Organization) -> dict[str, Any]:
+    """The org's thresholds over the defaults (nested dicts merged one level deep)."""
+    from images_app import pipeline
+
+    merged: dict[str, Any] = {**pipeline.DEFAULT_QC_THRESHOLDS}
+    for key, value in (org.qc_thresholds or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def qc_failed_checks(qc: dict[str, Any]) -> list[str]:
+    return sorted(
+        name
+        for name, check in (qc or {}).items()
+        if isinstance(check, dict) and check.get("status") == "fail"
+    )
+
+
+def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
+    """Process one uploaded image; returns what happened (for logs and tests).
+
+    ``reclaim``: the caller knows the previous attempt is dead (a redelivered message after
+    a lost worker, or a retry), so a ``processing`` claim may be taken over at once.
+    """
+    from images_app import pipeline  # Pillow loads in workers only
+
+    image = _image_claim(image_id=uuid.UUID(str(image_id)), reclaim=reclaim)
+    if image is None:
+        return "skipped"
+    token = image.attempts
+    try:
+        size = storage.object_size(key=image.storage_key)
+        if size is None:
+            # The device said "complete" too early or its PUT failed: wait for the object
+            # (a later upload_complete or the sweeper enqueues again).
+            _image_release(image=image, token=token, clear_uploaded=True)
+            logger.warning("image %s: no object at %s yet", image.id, image.storage_key)
+            return "upload_missing"
+        if size > settings.MAX_UPLOAD_BYTES:
+            _image_fail_too_large(image=image, token=token, size=size)
+            return "failed"
+        try:
+            data = storage.get_bytes(key=image.storage_key, max_bytes=settings.MAX_UPLOAD_BYTES)
+        except storage.ObjectNotFound:
+            _image_release(image=image, token=token, clear_uploaded=True)
+            return "upload_missing"
+        except storage.ObjectTooLarge as exc:
+            _image_fail_too_large(image=image, token=token, size=exc.size)
+            return "failed"
+        try:
+            result = pipeline.process_image_bytes(
+                data,
+                content_type=image.content_type,
+                expected_sha256=image.content_sha256,
+                thresholds=qc_thresholds_for(image.org),
+            )
+        except pipeline.PipelineError as exc:
+            _image_fail(image=image, token=token, code=exc.code, message=exc.message)
+            return "failed"
+        del data
+        # Deterministic keys: a second run overwrites the same objects.
+        keys = uploads.image_thumb_keys(image=image, site_id=image.session.site_id)
+        thumb_keys = {str(px): keys[str(px)] for px in sorted(result.thumbnails)}
+        for px, jpeg in result.thumbnails.items():
+            storage.put_bytes(key=keys[str(px)], data=jpeg, content_type=THUMB_CONTENT_TYPE)
+        return _image_finish(
+            image=image, token=token, result=result, thumb_keys=thumb_keys, size=size
+        )
+    except TRANSIENT_ERRORS:
+        _image_release_quietly(image=image, token=token)
+        raise
+    except SoftTimeLimitExceeded:
+        _image_fail(
+            image=image,
+            token=token,
+            code="timeout",
+            message="Processing took longer than the time limit.",
+        )
+        return "failed"
+    except Exception:
+        # Not the image's fault as far as we know (a bug, a misconfigured store): leave it
+        # pending for a later attempt; the attempts cap stops a loop.
+        logger.exception("image %s: unexpected error while processing", image.id)
+        _image_release_quietly(image=image, token=token)
+        raise
+
+
+def _image_claim(*, image_id: uuid.UUID, reclaim: bool) -> Image | None:
+    now = timezone.now()
+    claimable = Q(status=Image.Status.PENDING) | Q(
+        status=Image.Status.PROCESSING, processing_started_at__lt=now - _claim_stale_after()
+    )
+    if reclaim:
+        claimable |= Q(status=Image.Status.PROCESSING)
+    max_attempts = settings.PROCESS_MAX_ATTEMPTS
+    with transaction.atomic():
+        claimed = Image.objects.filter(claimable, pk=image_id, attempts__lt=max_attempts).update(
+            status=Image.Status.PROCESSING,
+            attempts=F("attempts") + 1,
+            processing_started_at=now,
+            error="",
+        )
+        if claimed:
+            # Our update holds the row lock until commit, so this reads our own claim.
+            return Image.objects.select_related("org", "session").get(pk=image_id)
+        exhausted = Image.objects.filter(claimable, pk=image_id, attempts__gte=max_attempts).update(
+            status=Image.Status.FAILED, error="too_many_attempts", processed_at=now
+        )
+        if exhausted:
+            image = Image.objects.get(pk=image_id)
+            _system_event(
+                image,
+                Event.Type.PROCESSING_FAILED,
+                message=f"Gave up after {image.attempts} attempts.",
+                meta={"code": "too_many_attempts", "attempts": image.attempts},
+            )
+    return None
+
+
+def _held(image: Image, token: int):
+    """The image's row, as long as our claim still holds."""
+    return Image.objects.filter(pk=image.pk, status=Image.Status.PROCESSING, attempts=token)
+
+
+def _image_release(*, image: Image, token: int, clear_uploaded: bool = False) -> None:
+    changes: dict[str, Any] = {"status": Image.Status.PENDING, "processing_started_at": None}
+    if clear_uploaded:
+        changes["uploaded_at"] = None
+    _held(image, token).update(**changes)
+
+
+def _image_release_quietly(*, image: Image, token: int) -> None:
+    """Best effort: with the database down the claim goes stale and is taken over later."""
+    try:
+        _image_release(image=image, token=token)
+    except DatabaseError:
+        logger.warning("image %s: could not release the claim", image.id)
+
+
+def _image_fail(
+    *, image: Image, token: int, code: str, message: str = "", meta: dict | None = None
+) -> None:
+    with transaction.atomic():
+        failed = _held(image, token).update(
+            status=Image.Status.FAILED, error=code[:64], processed_at=timezone.now()
+        )
+        if failed:
+            _system_event(
+                image,
+                Event.Type.PROCESSING_FAILED,
+                message=message,
+                meta={"code": code, **(meta or {})},
+            )
+    logger.info("image %s failed: %s", image.id, code)
+
+
+def _image_fail_too_large(*, image: Image, token: int, size: int | None) -> None:
+    limit = settings.MAX_UPLOAD_BYTES
+    _image_fail(
+        image=image,
+        token=token,
+        code="too_large",
+        message=f"The upload is over the {limit}-byte limit.",
+        meta={"size": size, "max_bytes": limit},
+    )
+
+
+def _image_finish(
+    *, image: Image, token: int, result: Any, thumb_keys: dict[str, str], size: int
+) -> str:
+    with transaction.atomic():
+        written = _held(image, token).update(
+            status=Image.Status.PROCESSED,
+            width=result.width,
+            height=result.height,
+            exif=result.exif,
+            qc=result.qc,
+            thumb_keys=thumb_keys,
+            size=size,
+            error="",
+            processed_at=timezone.now(),
+        )
+        if not written:
+            # Another attempt took the claim over (ours was presumed dead): its result counts.
+            return "superseded"
+        _system_event(
+            image,
+            Event.Type.PROCESSED,
+            meta={"width": result.width, "height": result.height, "attempt": token},
+        )
+        failed_checks = qc_failed_checks(result.qc)
+        if failed_checks:
+            _system_event(
+                image,
+                Event.Type.QC_FAILED,
+                message="QC failed: " + ", ".join(failed_checks),
+                meta={"failed": failed_checks, "qc": result.qc},
+            )
+    return "processed"
+
+
+# --- publish and reprocess ---------------------------------------------------------------
+
+
+def _user_of(actor: Any) -> User | None:
+    if isinstance(actor, User):
+        return actor
+    return getattr(actor, "user", None)
+
+
+def image_publish(*, image: Image, actor: Any) -> Image:
+    """``processed → published``; publishing a published image changes nothing.
+
+    ``actor``: the API's Actor or a User (admin actions).
+    """
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status == Image.Status.PUBLISHED:
+            return locked
+        if locked.status != Image.Status.PROCESSED:
+            raise ApplicationError(
+                "INVALID_TRANSITION",
+                f"Only processed images can be published; this one is {locked.status}.",
+                status_code=409,
+                details={"status": locked.status},
+            )
+        locked.status = Image.Status.PUBLISHED
+        locked.published_at = timezone.now()
+        locked.published_by = _user_of(actor)
+        locked.save(update_fields=["status", "published_at", "published_by"])
+        event_record(
+            org_id=locked.org_id,
+            entity_type=Event.EntityType.IMAGE,
+            entity_id=locked.id,
+            type=Event.Type.PUBLISHED,
+            **actor_fields(actor),
+        )
+    return locked
+
+
+REPROCESSABLE = (Image.Status.FAILED, Image.Status.PROCESSED)
+
+
+def image_reprocess(*, image: Image, actor: Any = None) -> bool:
+    """``failed | processed → pending`` with a fresh attempts budget, and enqueue.
+
+    Returns False when the image is in any other state (nothing changes).
+    """
+    with transaction.atomic():
+        moved = Image.objects.filter(pk=image.pk, status__in=REPROCESSABLE).update(
+            status=Image.Status.PENDING, error="", attempts=0, processing_started_at=None
+        )
+        if not moved:
+            return False
+        event_record(
+            org_id=image.org_id,
+            entity_type=Event.EntityType.IMAGE,
+            entity_id=image.id,
+            type=Event.Type.REPROCESS_REQUESTED,
+            meta={"from": image.status},
+            **actor_fields(actor),
+        )
+        _enqueue(image.id)
+    return True
+
+
+# --- sweeper ---------------------------------------------------------------------------
+
+
+@dataclass
+class SweepSummary:
+    enqueued: list[uuid.UUID] = field(default_factory=list)
+    stale_claims: list[uuid.UUID] = field(default_factory=list)
+    failed: list[uuid.UUID] = field(default_factory=list)
+    waiting: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"enqueued {len(self.enqueued)} uploaded, re-enqueued {len(self.stale_claims)} "
+            f"stale claims, failed {len(self.failed)} never uploaded, "
+            f"{self.waiting} still within their upload window"
+        )
+
+
+def uploads_sweep(
+    *,
+    now: datetime | None = None,
+    older_than: timedelta = timedelta(minutes=10),
+    limit: int = 1000,
+) -> SweepSummary:
+    """Recover work the broker or the device lost; the database is the truth.
+
+    - A pending image whose object exists is enqueued: the device may never have sent
+      ``upload_complete``, or Redis lost the queued task. Only images quiet for
+      ``older_than`` are considered, so work that is merely queued is rarely duplicated
+      (a duplicate is harmless: the claim lets one run).
+    - A ``processing`` claim older than the task time limit belongs to a dead worker: its
+      image is enqueued again and the task takes the claim over.
+    - A pending image whose upload URL expired over an hour ago and that has no object
+      fails with ``upload_missing``.
+    Storage errors propagate (the beat task retries at its next run).
+    """
+    now = now or timezone.now()
+    cutoff = now - older_than
+    summary = SweepSummary()
+
+    stale = Image.objects.filter(
+        status=Image.Status.PROCESSING, processing_started_at__lt=now - _claim_stale_after()
+    ).order_by("processing_started_at", "id")
+    for image_id in stale.values_list("pk", flat=True)[:limit]:
+        _enqueue_now(image_id)
+        summary.stale_claims.append(image_id)
+
+    expired_before = now - timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS) - UPLOAD_MISSING_GRACE
+    quiet_pending = Image.objects.filter(
+        Q(uploaded_at__isnull=True, created_at__lt=cutoff) | Q(uploaded_at__lt=cutoff),
+        status=Image.Status.PENDING,
+    ).order_by("created_at", "id")
+    for image in quiet_pending.only("id", "org_id", "storage_key", "created_at")[:limit]:
+        if storage.object_size(key=image.storage_key) is not None:
+            Image.objects.filter(
+                pk=image.pk, status=Image.Status.PENDING, uploaded_at__isnull=True
+            ).update(uploaded_at=now)
+            _enqueue_now(image.pk)
+            summary.enqueued.append(image.pk)
+        elif image.created_at < expired_before:
+            if _image_fail_missing(image=image):
+                summary.failed.append(image.pk)
+        else:
+            summary.waiting += 1
+    return summary
+
+
+def _enqueue_now(image_id: uuid.UUID) -> None:
+    from images_app.tasks import process_image
+
+    process_image.delay(str(image_id))
+
+
+def _image_fail_missing(*, image: Image) -> bool:
+    with transaction.atomic():
+        failed = Image.objects.filter(pk=image.pk, status=Image.Status.PENDING).update(
+            status=Image.Status.FAILED, error="upload_missing", processed_at=timezone.now()
+        )
+        if failed:
+            _system_event(
+                image,
+                Event.Type.PROCESSING_FAILED,
+                message="The upload never arrived.",
+                meta={"code": "upload_missing"},
+            )
+    return bool(failed)

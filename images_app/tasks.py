@@ -1,0 +1,36 @@
+"""Celery tasks: thin shells around ``images_app.services``.
+
+``acks_late`` + ``reject_on_worker_lost``: a task whose worker dies is redelivered, not
+lost; the service's claim makes the second run safe. Only transient errors are retried.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from images_app import services
+from images_app.storage import StorageUnavailable
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(StorageUnavailable, OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=settings.PROCESS_MAX_ATTEMPTS,
+)
+def process_image(self, image_id: str) -> str:
+    # A redelivered message means the worker that held it died (or outlived the visibility
+    # timeout, which exceeds the hard time limit): its claim may be taken over at once.
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    return services.image_process(image_id=image_id, reclaim=redelivered)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_uploads() -> str:
+    return str(services.uploads_sweep())
