@@ -195,6 +195,8 @@ OIDC_MAX_TOKEN_AGE_SECONDS = env.int("OIDC_MAX_TOKEN_AGE_SECONDS", default=600)
 OIDC_CREATE_USER = False
 LOGIN_REDIRECT_URL = "/admin/"
 LOGOUT_REDIRECT_URL = "/admin/"
+# A refused OIDC admin login lands back on the admin login page (the default "/" is no page).
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"
 
 # --- S3 (SeaweedFS in development and tests, AWS S3 or compatible in production)
 S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="http://127.0.0.1:8333")

@@ -1,13 +1,66 @@
 """POST /auth/login: exchange an OIDC id_token for a user token."""
 
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 
-from imaging.api.errors import ApplicationError
+from accounts.oidc import oidc_login
+from accounts.tokens import token_lifetime_seconds, user_token_issue
+from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
+
+ID_TOKEN_MAX_LENGTH = 8192
+
+
+class StringOnlyField(serializers.CharField):
+    """A CharField that refuses numbers instead of turning them into strings."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class LoginRequest(serializers.Serializer):
+    # Blank passes here and fails verification: an empty token is an invalid token (401).
+    id_token = StringOnlyField(
+        max_length=ID_TOKEN_MAX_LENGTH, allow_blank=True, trim_whitespace=False
+    )
+
+
+class LoginResponse(serializers.Serializer):
+    user_id = serializers.UUIDField()
+    access_token = serializers.CharField()
+    expires_in = serializers.IntegerField()
 
 
 class LoginView(ApiView):
-    permission_classes = [AllowAny]
+    """Exchange an id_token from the organisation's OIDC provider for an 8-hour user token.
 
+    401: the id_token is not valid for this service. 403: it is valid, but no active user of
+    an organisation has that identity. 503: the provider's keys cannot be fetched.
+    """
+
+    permission_classes = [AllowAny]
+    # A stale bearer token left on the client must not stand in the way of logging in again.
+    authentication_classes = []
+    rate_limit_bucket = "default"
+
+    @extend_schema(
+        request=LoginRequest,
+        responses={200: LoginResponse, **error_responses(400, 401, 403, 415, 429, 503)},
+        auth=[{}],
+        operation_id="auth_login",
+    )
     def post(self, request):
-        raise ApplicationError("UNAUTHORIZED", "Invalid OIDC token.", status_code=401)
+        data = self.validated(LoginRequest, request.data)
+        user = oidc_login(id_token=data["id_token"])
+        token = user_token_issue(user=user)
+        return Response(
+            {
+                "user_id": str(user.id),
+                "access_token": str(token),
+                "expires_in": token_lifetime_seconds(token),
+            }
+        )
