@@ -29,7 +29,7 @@ class VehicleKeysInput(serializers.Serializer):
 
 
 class SessionCreateInput(serializers.Serializer):
-    """Only these fields are read: ``id``, ``status``, ``org_id``... in a body are ignored."""
+    """Any other field (``id``, ``org_id``, ``status``, ``started_at``...) is ignored."""
 
     site_id = UuidField()
     vehicle = VehicleKeysInput(help_text="At least one of vin and stock.")

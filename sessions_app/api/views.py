@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -81,8 +82,25 @@ class SessionListCreateView(ApiView):
         return Response(SessionOutput(session).data, status=status.HTTP_201_CREATED)
 
 
+class TransitionSchema(AutoSchema):
+    """Documents a PATCH body as sent: its fields are required, it is not a partial update.
+
+    drf-spectacular always marks PATCH bodies partial (upstream issue #1246).
+    """
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        method = self.method
+        self.method = "POST"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = method
+
+
 class SessionDetailView(ApiView):
     """A device sees the sessions it started; a user those of the sites it may see."""
+
+    schema = TransitionSchema()
 
     def _get_visible(self, pk: uuid.UUID) -> CaptureSession:
         session = selectors.session_get(actor=self.actor, session_id=pk)
