@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tests.factories import SiteFactory
 from accounts.tokens import user_token_issue
@@ -138,6 +139,21 @@ def test_a_device_token_may_not_list_sessions(api, device, org, site):
     response = api(device).get(URL)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_a_device_token_may_not_list_sessions_by_head_either(api, device):
+    assert api(device).head(URL).status_code == 403
+
+
+def test_a_token_of_another_type_is_unauthorized(api, admin):
+    foreign_type = AccessToken()  # signed with our key, but typ "access" is not ours
+    foreign_type["sub"] = str(admin.id)
+    foreign_type["org_id"] = str(admin.org_id)
+    client = api()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {foreign_type}")
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 def test_listing_without_a_token_is_unauthorized(api):
