@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "sessions_app.models.CaptureSession.Status",
+        "ImageStatusEnum": "images_app.models.Image.Status",
+    },
 }
 
 # --- OIDC (API login and admin browser flow)
