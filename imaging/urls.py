@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from imaging import health
+from imaging.api.views import not_found
 
 api_patterns = [
     path("", include("accounts.api.urls")),
@@ -11,6 +12,8 @@ api_patterns = [
     path("", include("events_app.api.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    # Unknown API paths answer in the envelope even with DEBUG on (no HTML debug page).
+    re_path(r"^.*$", not_found),
 ]
 
 urlpatterns = [
