@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -104,3 +106,66 @@ def api():
         return client
 
     return make
+
+
+# --- S3: one real SeaweedFS per pytest process (per xdist worker)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """Where the test SeaweedFS listens. ``env`` holds the settings that point at it, as
+    environment variables for a subprocess (e.g. a Celery worker)."""
+
+    endpoint_url: str
+    bucket: str
+    region: str
+    access_key: str
+    secret_key: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "S3_ENDPOINT_URL": self.endpoint_url,
+            "S3_PUBLIC_ENDPOINT_URL": self.endpoint_url,
+            "S3_BUCKET": self.bucket,
+            "S3_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }
+
+
+@pytest.fixture(scope="session")
+def _seaweedfs(tmp_path_factory):
+    from django.conf import settings as django_settings
+    from django.test import override_settings
+
+    from images_app import storage
+    from images_app.seaweed import SeaweedServer, wait_for
+
+    access_key = django_settings.AWS_ACCESS_KEY_ID or "test-access-key"
+    secret_key = django_settings.AWS_SECRET_ACCESS_KEY or "test-secret-key"
+    server = SeaweedServer(
+        tmp_path_factory.mktemp("seaweedfs"), access_key=access_key, secret_key=secret_key
+    )
+    server.start()
+    try:
+        info = S3Server(
+            endpoint_url=server.endpoint_url,
+            bucket=django_settings.S3_BUCKET or "imaging",
+            region=django_settings.S3_REGION or "us-east-1",
+            access_key=access_key,
+            secret_key=secret_key,
+        )
+        with override_settings(**info.env):
+            wait_for(storage.bucket_ensure, timeout=30, what="SeaweedFS bucket")
+        yield info
+    finally:
+        server.stop(graceful=False)  # a throw-away store: no need to wait for weed's shutdown
+
+
+@pytest.fixture
+def s3(_seaweedfs, settings) -> S3Server:
+    """A real S3 (SeaweedFS) with the bucket created; settings point at it for this test."""
+    for name, value in _seaweedfs.env.items():
+        setattr(settings, name, value)
+    return _seaweedfs
