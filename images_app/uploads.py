@@ -1,0 +1,251 @@
+"""Starting an upload: the pending Image row, its server-built key and a presigned PUT.
+
+Storage keys are built here and nowhere else:
+``org/{org}/site/{site}/session/{session}/{image}.{jpg|heic}`` for originals and
+``org/{org}/site/{site}/session/{session}/{image}/thumb_{150|600|1200}.jpg`` for thumbnails.
+The client's file name is metadata only; it never reaches a key.
+
+Who may presign for a session (the database decides, on every request):
+- another organisation's session, or a user without access to the session's site → 404;
+- a device: only for sessions it created, at a site it may still use → otherwise 403;
+- a user: the session's own operator, or an admin of the org → otherwise 403;
+- the session must be ``active`` → otherwise 409 ``SESSION_NOT_ACTIVE``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from rest_framework import status
+
+from accounts.models import User
+from images_app import storage
+from images_app.models import Image
+from imaging.api.errors import ApplicationError
+from sessions_app.models import CaptureSession
+
+CONTENT_TYPE_EXTENSIONS = {
+    Image.ContentType.JPEG.value: "jpg",
+    Image.ContentType.HEIC.value: "heic",
+}
+THUMB_KEY_SIZES = (150, 600, 1200)
+
+
+def image_storage_key(
+    *,
+    org_id: uuid.UUID,
+    site_id: uuid.UUID,
+    session_id: uuid.UUID,
+    image_id: uuid.UUID,
+    content_type: str,
+) -> str:
+    extension = CONTENT_TYPE_EXTENSIONS[content_type]
+    return f"{_image_prefix(org_id, site_id, session_id, image_id)}.{extension}"
+
+
+def thumb_storage_key(
+    *,
+    org_id: uuid.UUID,
+    site_id: uuid.UUID,
+    session_id: uuid.UUID,
+    image_id: uuid.UUID,
+    size: int,
+) -> str:
+    if size not in THUMB_KEY_SIZES:
+        raise ValueError(f"no thumbnail size {size}")
+    return f"{_image_prefix(org_id, site_id, session_id, image_id)}/thumb_{size}.jpg"
+
+
+def image_thumb_keys(*, image: Image, site_id: uuid.UUID | None = None) -> dict[str, str]:
+    """``{"150": key, "600": key, "1200": key}`` for an image (``thumb_keys`` shape)."""
+    site = site_id or image.session.site_id
+    return {
+        str(size): thumb_storage_key(
+            org_id=image.org_id,
+            site_id=site,
+            session_id=image.session_id,
+            image_id=image.id,
+            size=size,
+        )
+        for size in THUMB_KEY_SIZES
+    }
+
+
+def _image_prefix(
+    org_id: uuid.UUID, site_id: uuid.UUID, session_id: uuid.UUID, image_id: uuid.UUID
+) -> str:
+    # uuid.UUID() refuses anything else, so nothing but hex and dashes reaches a key.
+    parts = [str(uuid.UUID(str(v))) for v in (org_id, site_id, session_id, image_id)]
+    return "org/{}/site/{}/session/{}/{}".format(*parts)
+
+
+def spin_angle(*, frame_index: int, frame_count: int) -> int:
+    """The angle of a spin frame: floor(index * 360 / frame_count)."""
+    return frame_index * 360 // frame_count
+
+
+def _frame_at_angle(*, angle_deg: int, frame_count: int | None) -> int | None:
+    """The frame whose angle is exactly ``angle_deg``, if the spin has one."""
+    if not frame_count:
+        return None
+    index = -(-angle_deg * frame_count // 360)  # ceil: the first frame at or past the angle
+    if index < frame_count and spin_angle(frame_index=index, frame_count=frame_count) == angle_deg:
+        return index
+    return None
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError(
+        "VALIDATION_ERROR", "The request is not valid.", details={field: [message]}
+    )
+
+
+def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
+    """The caller's session, row-locked for the rest of the transaction."""
+    session = (
+        CaptureSession.objects.select_for_update()
+        .filter(pk=session_id, org_id=actor.org_id)
+        .first()
+    )
+    if session is None:
+        raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
+    if actor.is_device:
+        device = actor.device
+        allowed_sites = device.sites.all()
+        limited = allowed_sites.exists()
+        if session.device_id != device.id or (
+            limited and not allowed_sites.filter(pk=session.site_id).exists()
+        ):
+            raise ApplicationError(
+                "FORBIDDEN", "This session belongs to another caller.", status_code=403
+            )
+    else:
+        user: User = actor.user
+        if not user.sees_all_sites and not user.sites.filter(pk=session.site_id).exists():
+            raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
+        if session.operator_id != user.id and user.role != User.Role.ADMIN:
+            raise ApplicationError(
+                "FORBIDDEN", "This session belongs to another caller.", status_code=403
+            )
+    if session.status != CaptureSession.Status.ACTIVE:
+        raise ApplicationError(
+            "SESSION_NOT_ACTIVE",
+            f"The session is {session.status}; uploads need an active session.",
+            status_code=status.HTTP_409_CONFLICT,
+            details={"status": session.status},
+        )
+    return session
+
+
+def _placement(
+    *,
+    session: CaptureSession,
+    angle_deg: int | None,
+    frame_index: int | None,
+    shot_name: str | None,
+) -> tuple[int | None, int | None, str | None]:
+    """``(frame_index, angle_deg, shot_name)`` for a new image of this session."""
+    if not session.is_spin:
+        if angle_deg is not None or frame_index is not None:
+            field = "angle_deg" if angle_deg is not None else "frame_index"
+            raise _invalid(field, "Only spin sessions (studio360, walk360) take angles/frames.")
+        names = session.still_names
+        if shot_name is not None and names and shot_name not in names:
+            raise _invalid("shot_name", "Not in this session's shot list.")
+        return None, None, shot_name
+
+    if shot_name is not None:
+        raise _invalid("shot_name", "Spin sessions take angle_deg or frame_index, not shots.")
+    if angle_deg is not None and frame_index is not None:
+        raise _invalid("non_field_errors", "Send angle_deg or frame_index, not both.")
+    frame_count = session.frame_count
+    if frame_index is not None:
+        if not frame_count or frame_index >= frame_count:
+            raise _invalid(
+                "frame_index", f"Must be below the session's frame_count ({frame_count})."
+            )
+        return frame_index, spin_angle(frame_index=frame_index, frame_count=frame_count), None
+    if angle_deg is not None:
+        return _frame_at_angle(angle_deg=angle_deg, frame_count=frame_count), angle_deg, None
+    if not frame_count:
+        return None, None, None
+    taken = set(
+        Image.objects.filter(session=session, frame_index__isnull=False)
+        .exclude(status=Image.Status.FAILED)
+        .values_list("frame_index", flat=True)
+    )
+    free = next((i for i in range(frame_count) if i not in taken), None)
+    if free is None:
+        raise ApplicationError(
+            "NO_FREE_FRAME",
+            "Every frame of this spin has an upload; send frame_index to retake one.",
+            status_code=status.HTTP_409_CONFLICT,
+            details={"frame_count": frame_count},
+        )
+    return free, spin_angle(frame_index=free, frame_count=frame_count), None
+
+
+def image_upload_start(
+    *,
+    actor: Any,
+    session_id: uuid.UUID,
+    file_name: str,
+    content_type: str,
+    content_sha256: str,
+    angle_deg: int | None = None,
+    frame_index: int | None = None,
+    shot_name: str | None = None,
+    request_id: str | None = None,
+) -> tuple[Image, storage.PresignedPut]:
+    """Create the pending Image (or find the one a retry is for) and presign its PUT.
+
+    A retry — the same SHA-256 and content type for the same session while that image is
+    still pending — gets the same image and key with a fresh URL. Spin frames without an
+    explicit ``frame_index``/``angle_deg`` get the lowest free frame (one whose images all
+    failed counts as free); the session row lock makes that assignment atomic.
+    """
+    if content_type not in CONTENT_TYPE_EXTENSIONS:
+        raise _invalid("content_type", "Must be image/jpeg or image/heic.")
+    sha256 = content_sha256.lower()
+    with transaction.atomic():
+        session = _session_for_upload(actor=actor, session_id=session_id)
+        image = (
+            Image.objects.filter(
+                session=session,
+                content_sha256=sha256,
+                content_type=content_type,
+                status=Image.Status.PENDING,
+            )
+            .order_by("created_at", "id")
+            .first()
+        )
+        if image is None:
+            frame, angle, shot = _placement(
+                session=session, angle_deg=angle_deg, frame_index=frame_index, shot_name=shot_name
+            )
+            image_id = uuid.uuid4()
+            image = Image.objects.create(
+                id=image_id,
+                org_id=session.org_id,
+                session=session,
+                vehicle_id=session.vehicle_id,
+                frame_index=frame,
+                angle_deg=angle,
+                shot_name=shot,
+                file_name=file_name,
+                content_type=content_type,
+                content_sha256=sha256,
+                storage_key=image_storage_key(
+                    org_id=session.org_id,
+                    site_id=session.site_id,
+                    session_id=session.id,
+                    image_id=image_id,
+                    content_type=content_type,
+                ),
+            )
+    presigned = storage.presigned_put(
+        key=image.storage_key, content_type=image.content_type, sha256_hex=image.content_sha256
+    )
+    return image, presigned
