@@ -369,12 +369,11 @@ def _thumbnails_encode(preview: UprightPreview) -> dict[int, bytes]:
 
 def _to_srgb(image: Image.Image, icc_profile: bytes) -> Image.Image:
     transform = _srgb_transform(icc_profile)
-    if transform is None:
-        return image
-    try:
-        return ImageCms.applyTransform(image, transform) or image
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return image
+    if transform is not None:
+        # In place: the image is already our own reduced copy; a bad profile leaves it as is.
+        with suppress(ImageCms.PyCMSError, OSError, ValueError):
+            ImageCms.applyTransform(image, transform, inPlace=True)
+    return image
 
 
 @lru_cache(maxsize=16)
