@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate lint fmt check clean
+.PHONY: run test venv migrate lint fmt check clean bench fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,9 @@ check: venv
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 var/seaweedfs
+
+bench: venv
+	$(PY) bench/pipeline.py
+
+fuzz: venv
+	$(PY) scripts/fuzz.py
