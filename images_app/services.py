@@ -31,7 +31,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Organization, User
+from accounts.models import User
 from events_app.models import Event
 from events_app.services import actor_fields, event_record
 from images_app import storage, uploads
@@ -94,19 +94,6 @@ def image_upload_complete(*, image_id: uuid.UUID) -> bool:
 # --- processing ------------------------------------------------------------------------
 
 
-def qc_thresholds_for(org: Organization) -> dict[str, Any]:
-    """The org's thresholds over the defaults (nested dicts merged one level deep)."""
-    from images_app import pipeline
-
-    merged: dict[str, Any] = {**pipeline.DEFAULT_QC_THRESHOLDS}
-    for key, value in (org.qc_thresholds or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
-
-
 def qc_failed_checks(qc: dict[str, Any]) -> list[str]:
     return sorted(
         name
@@ -118,8 +105,8 @@ def qc_failed_checks(qc: dict[str, Any]) -> list[str]:
 def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
     """Process one uploaded image; returns what happened (for logs and tests).
 
-    ``reclaim``: the caller knows the previous attempt is dead (a redelivered message after
-    a lost worker, or a retry), so a ``processing`` claim may be taken over at once.
+    ``reclaim``: the caller knows the previous attempt is dead (the message was redelivered
+    after its worker was lost), so a ``processing`` claim may be taken over at once.
     """
     from images_app import pipeline  # Pillow loads in workers only
 
@@ -151,7 +138,8 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
                 data,
                 content_type=image.content_type,
                 expected_sha256=image.content_sha256,
-                thresholds=qc_thresholds_for(image.org),
+                # The pipeline merges the org's overrides over its defaults.
+                thresholds=image.org.qc_thresholds or None,
             )
         except pipeline.PipelineError as exc:
             _image_fail(image=image, token=token, code=exc.code, message=exc.message)
