@@ -1,0 +1,468 @@
+"""End to end with a real worker: HTTP API (live server) → SeaweedFS → Redis → celery worker.
+
+A device enrolls, opens a session, presigns, PUTs the bytes to the store, reports
+upload_complete; a ``celery -A imaging worker`` process (prefork pool) processes the photo
+against the same test database. Killing that worker mid-task (a pool child, or the main
+process) loses nothing and processes the photo exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import connection
+from PIL import Image as PILImage
+
+from accounts.services import enrollment_code_create
+from accounts.tokens import user_token_issue
+from events_app.models import Event
+from images_app.models import Image
+from imaging.celery import app as celery_app
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("worker"),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("s3"),
+]
+
+
+REDIS_URL = "redis://127.0.0.1:6379/5"
+FIXTURES = Path(__file__).parent / "fixtures"
+BASE_DIR = Path(django_settings.BASE_DIR)
+WAIT_SECONDS = 90  # upper bound of every wait below; none is a sleep-and-hope
+POLL_SECONDS = 0.1
+
+
+def wait_until(check: Callable[[], Any], *, what: str, timeout: float = WAIT_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(POLL_SECONDS)
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+
+class Api:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(
+            f"{self.base_url}/v1{path}", data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        code, payload = self.call(method, path, body)
+        assert code == status, (method, path, code, payload)
+        return payload
+
+
+def put_object(presigned: dict, data: bytes) -> None:
+    request = urllib.request.Request(
+        presigned["upload_url"], data=data, method="PUT", headers=presigned["headers"]
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+# --- the worker process ------------------------------------------------------------------
+
+
+class Worker:
+    """``celery -A imaging worker`` (through images_app.tests.e2e_worker) in its own session."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.process: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+
+    def start(self, *, hold_file: Path | None = None) -> Worker:
+        self.log_path = self.log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+        env = {**self.env}
+        if hold_file is not None:
+            env["E2E_HOLD_FILE"] = str(hold_file)
+        command = [
+            sys.executable,
+            "-m",
+            "images_app.tests.e2e_worker",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname=e2e-{uuid.uuid4().hex[:8]}@localhost",
+        ]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(self._ready, what="the worker to be ready")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited early:\n{self.log()}")
+        return b" ready." in self.log_path.read_bytes()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path else ""
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def pool_children(self) -> list[int]:
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def kill_main(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        self.process.wait(timeout=WAIT_SECONDS)
+
+    def stop(self) -> None:
+        """SIGTERM to the whole process group, SIGKILL what is left after a bounded wait."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait(timeout=WAIT_SECONDS)
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broker(settings) -> Iterator[str]:
+    """The web side sends tasks to Redis (db 5) instead of running them in-process.
+
+    Each test gets its own key prefix in that db, so tests (and xdist workers) running at
+    the same time never share a queue.
+    """
+    prefix = f"e2e-{uuid.uuid4().hex[:12]}:"
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = REDIS_URL
+    keys = ("task_always_eager", "broker_url", "broker_transport_options")
+    saved = {key: celery_app.conf[key] for key in keys}
+
+    def use(**conf: Any) -> None:
+        celery_app.conf.update(conf)
+        # Connection pools are built from the broker settings on first use: rebuild them.
+        celery_app._after_fork()
+
+    use(
+        task_always_eager=False,
+        broker_url=REDIS_URL,
+        broker_transport_options={**saved["broker_transport_options"], "global_keyprefix": prefix},
+    )
+    try:
+        yield prefix
+    finally:
+        use(**saved)
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+
+
+@pytest.fixture
+def worker_env(transactional_db, broker, s3, settings) -> dict[str, str]:
+    """What a worker needs to share this test's database, broker and store."""
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": "imaging.settings",
+        "DATABASE_URL": database_url,
+        "DB_CONN_MAX_AGE": "0",
+        "REDIS_URL": REDIS_URL,
+        **s3.env,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
+        "E2E_VISIBILITY_TIMEOUT": "5",
+        "E2E_BROKER_KEYPREFIX": broker,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture
+def workers(worker_env, tmp_path) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(**kwargs: Any) -> Worker:
+        worker = Worker(worker_env, tmp_path).start(**kwargs)
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+@pytest.fixture
+def web(live_server, org, site, admin) -> dict[str, Api]:
+    """A freshly enrolled device and an admin, both talking HTTP to the live server."""
+    _, code = enrollment_code_create(org=org, uses=1)
+    enrolled = Api(live_server.url).ok(
+        "POST",
+        "/auth/device",
+        {
+            "org_id": str(org.id),
+            "platform": "ios",
+            "model": "iPhone 15 Pro",
+            "app_version": "1.0.0",
+            "enrollment_code": code,
+        },
+    )
+    return {
+        "device": Api(live_server.url, enrolled["access_token"]),
+        "admin": Api(live_server.url, str(user_token_issue(user=admin))),
+        "site_id": str(site.id),
+    }
+
+
+# --- the device's side of an upload ------------------------------------------------------
+
+
+def session_open(web, mode: str, shot_list: dict) -> str:
+    body = {
+        "site_id": web["site_id"],
+        "vehicle": {"vin": "1HGCM82633A004352", "stock": f"STK-{uuid.uuid4().hex[:6]}"},
+        "mode": mode,
+        "shot_list": shot_list,
+    }
+    return web["device"].ok("POST", "/sessions", body, status=201)["id"]
+
+
+def upload(web, session_id: str, data: bytes, content_type: str, **placement) -> str:
+    """Presign, PUT the bytes to the store; returns the image id (not yet reported)."""
+    presigned = web["device"].ok(
+        "POST",
+        "/presign",
+        {
+            "session_id": session_id,
+            "file_name": f"IMG_{uuid.uuid4().hex[:4]}.{content_type.split('/')[1]}",
+            "content_type": content_type,
+            "content_sha256": hashlib.sha256(data).hexdigest(),
+            **placement,
+        },
+    )
+    put_object(presigned, data)
+    return presigned["image_id"]
+
+
+def report_complete(web, *image_ids: str) -> None:
+    events = [
+        {"entity_type": "image", "entity_id": image_id, "type": "upload_complete"}
+        for image_id in image_ids
+    ]
+    accepted = web["device"].ok("POST", "/events", {"events": events}, status=201)
+    assert accepted == {"accepted": len(image_ids)}
+
+
+def finished(web, image_id: str) -> dict:
+    """The image's detail through the API once the worker is done with it.
+
+    Waiting reads the database: polling the API would run into its rate limit.
+    """
+    done = Image.objects.filter(pk=image_id, status__in=["processed", "failed"])
+    wait_until(done.exists, what=f"image {image_id} to be processed")
+    return web["admin"].ok("GET", f"/images/{image_id}")
+
+
+def thumbnail_sizes(detail: dict) -> dict[str, tuple[int, int]]:
+    return {
+        size: PILImage.open(io.BytesIO(download(url))).size
+        for size, url in detail["thumb_urls"].items()
+    }
+
+
+def small_jpeg(seed: int) -> bytes:
+    noise = PILImage.effect_noise((640, 480), 50)
+    image = PILImage.merge("RGB", [noise, noise.rotate(seed * 5), noise.transpose(seed % 2)])
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+# --- tests -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "upright", "exif"),
+    [
+        (
+            "mei_samsung_sm-j327t1_orient6.jpg",
+            "image/jpeg",
+            (1932, 2576),
+            {
+                "iso": 40,
+                "shutter": "1/2801",
+                "aperture": "f/1.9",
+                "timestamp": "2019-09-26T16:38:00Z",
+            },
+        ),
+        (
+            "pillowheif_arrow_iphone8plus_orient6.heic",
+            "image/heic",
+            (3024, 4032),
+            {
+                "iso": 25,
+                "shutter": "1/33",
+                "aperture": "f/1.8",
+                "timestamp": "2018-07-31T14:52:07Z",
+            },
+        ),
+    ],
+    ids=["phone-jpeg", "iphone-heic"],
+)
+def test_a_phone_photo_goes_from_device_to_processed_through_a_real_worker(
+    web, workers, name, content_type, upright, exif
+):
+    workers()
+    session_id = session_open(web, "stills", {"stills": ["front_3q", "rear_3q"]})
+    image_id = upload(
+        web, session_id, (FIXTURES / name).read_bytes(), content_type, shot_name="front_3q"
+    )
+    report_complete(web, image_id)
+
+    detail = finished(web, image_id)
+    assert detail["status"] == "processed", detail
+    assert (detail["width"], detail["height"]) == upright
+    assert detail["exif"] == exif
+    sizes = thumbnail_sizes(detail)
+    assert [max(sizes[s]) for s in ("1200", "600", "150")] == [1200, 600, 150]
+    assert all(width < height for width, height in sizes.values())
+    assert Event.objects.filter(entity_id=image_id, type="processed").count() == 1
+
+
+def test_a_spin_uploaded_out_of_order_lists_in_angle_order(web, workers):
+    workers()
+    session_id = session_open(web, "studio360", {"studio360": {"frame_count": 4}})
+    image_ids = [
+        upload(web, session_id, small_jpeg(frame), "image/jpeg", frame_index=frame)
+        for frame in (2, 0, 3, 1)
+    ]
+    report_complete(web, *image_ids)
+    for image_id in image_ids:
+        assert finished(web, image_id)["status"] == "processed"
+
+    listing = web["admin"].ok("GET", f"/images?session_id={session_id}")
+    assert listing["total"] == 4
+    assert [item["angle_deg"] for item in listing["data"]] == [0, 90, 180, 270]
+    assert all(item["status"] == "processed" for item in listing["data"])
+
+
+def held_upload(web, tmp_path) -> tuple[str, Path]:
+    """An upload whose processing the worker holds at the pipeline (see e2e_worker)."""
+    hold = tmp_path / "hold"
+    hold.touch()
+    session_id = session_open(web, "stills", {"stills": ["front_3q"]})
+    data = (FIXTURES / "mei_samsung_sm-j327t1_orient6.jpg").read_bytes()
+    return upload(web, session_id, data, "image/jpeg"), hold
+
+
+def test_a_pool_child_killed_mid_task_is_redelivered_and_processed_once(web, workers, tmp_path):
+    image_id, hold = held_upload(web, tmp_path)
+    worker = workers(hold_file=hold)
+    report_complete(web, image_id)
+    wait_until(Path(f"{hold}.reached").exists, what="the task to reach the pipeline")
+    assert Image.objects.get(pk=image_id).status == Image.Status.PROCESSING
+    [child] = worker.pool_children()
+
+    os.kill(child, signal.SIGKILL)
+    hold.unlink()
+
+    detail = finished(web, image_id)
+    assert detail["status"] == "processed"
+    assert Image.objects.get(pk=image_id).attempts == 2
+    assert Event.objects.filter(entity_id=image_id, type="processed").count() == 1
+    assert worker.process.poll() is None  # the main process carried on
+    assert "WorkerLostError" in worker.log()
+
+
+def test_a_worker_killed_mid_task_loses_nothing_after_a_restart(web, workers, tmp_path):
+    image_id, hold = held_upload(web, tmp_path)
+    first = workers(hold_file=hold)
+    report_complete(web, image_id)
+    wait_until(Path(f"{hold}.reached").exists, what="the task to reach the pipeline")
+    assert first.pool_children()
+
+    first.kill_main()
+    # Celery's pool children die with their parent (PDEATHSIG): the whole worker is gone.
+    wait_until(lambda: not process_group_alive(first.pid), what="the pool child to die")
+    assert Image.objects.get(pk=image_id).status == Image.Status.PROCESSING
+    hold.unlink()
+
+    workers()  # the unacknowledged task comes back once its visibility timeout passes
+    detail = finished(web, image_id)
+    assert detail["status"] == "processed"
+    assert Image.objects.get(pk=image_id).attempts == 2
+    assert Event.objects.filter(entity_id=image_id, type="processed").count() == 1
