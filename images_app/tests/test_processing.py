@@ -29,6 +29,7 @@ from images_app.services import (
     image_upload_complete,
     uploads_sweep,
 )
+from images_app.tasks import sweep_uploads
 from images_app.tests.image_factories import ImageFactory, processed
 from images_app.uploads import image_thumb_keys
 from sessions_app.tests.factories import CaptureSessionFactory
@@ -456,3 +457,12 @@ def test_the_sweep_command_prints_a_summary(session):
         "enqueued 0 uploaded, re-enqueued 0 stale claims, failed 1 never uploaded, "
         "0 still within their upload window"
     )
+
+
+def test_the_beat_task_runs_the_sweeper(session, settings):
+    gone = ImageFactory(session=session, created_at=timezone.now() - timedelta(hours=2))
+    assert "sweep-uploads" in settings.CELERY_BEAT_SCHEDULE
+    result = sweep_uploads.apply().result
+    assert result.startswith("enqueued 0 uploaded, re-enqueued 0 stale claims, failed 1")
+    gone.refresh_from_db()
+    assert gone.error == "upload_missing"
