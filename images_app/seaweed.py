@@ -135,7 +135,9 @@ class SeaweedServer:
         return self._process is not None and self._process.poll() is None
 
     def start(self, *, timeout: float = 30.0) -> SeaweedServer:
-        """Start and wait until the S3 gateway answers HTTP; retry on a port race."""
+        """Start; wait until the S3 gateway answers and a volume server has registered
+        (3-7 s: the volume server's first heartbeat can miss the master's election).
+        Retries with new ports if another process took one of ours in between."""
         if self.is_running():
             return self
         attempts = 1 if self.requested_s3_port else 3
@@ -151,11 +153,12 @@ class SeaweedServer:
                     raise
         return self  # unreachable; keeps type checkers content
 
-    def stop(self, *, graceful: bool = True, timeout: float = 5.0) -> None:
+    def stop(self, *, graceful: bool = True, timeout: float = 2.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` (at once unless ``graceful``).
 
-        weed's filer can hang for a long time in its graceful gRPC stop, hence the bound;
-        a throw-away test server needs no grace at all.
+        weed 4.48's filer hangs in its graceful gRPC stop (the first shutdown hook), hence
+        the short bound; its stores (leveldb, append-only volumes) survive a kill when idle.
+        A throw-away test server needs no grace at all.
         """
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
@@ -256,14 +259,33 @@ class SeaweedServer:
         while time.monotonic() < deadline:
             if not self.is_running():
                 raise SeaweedError(f"weed exited early:\n{self._log_tail()}")
-            try:
-                urllib.request.urlopen(self.endpoint_url, timeout=1).close()
+            if self._s3_answers() and self._volume_server_registered():
                 return
-            except urllib.error.HTTPError:
-                return  # 403 to an anonymous request: the gateway is up
-            except OSError:
-                time.sleep(0.2)
+            time.sleep(0.2)
         raise SeaweedError(f"weed did not answer within {timeout:.0f}s:\n{self._log_tail()}")
+
+    def _s3_answers(self) -> bool:
+        try:
+            urllib.request.urlopen(self.endpoint_url, timeout=1).close()
+        except urllib.error.HTTPError:
+            return True  # 403 to an anonymous request: the gateway is up
+        except OSError:
+            return False
+        return True
+
+    def _volume_server_registered(self) -> bool:
+        """Until the volume server's heartbeat reaches the master, reads fail with 500s."""
+        url = f"http://{self.host}:{self.ports['master.port']}/dir/status"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                topology = json.load(response).get("Topology", {})
+        except (OSError, ValueError):
+            return False
+        return any(
+            rack.get("DataNodes")
+            for center in topology.get("DataCenters") or []
+            for rack in center.get("Racks") or []
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -295,6 +317,16 @@ def wait_for(check: Callable[[], object], *, timeout: float, what: str) -> None:
             time.sleep(0.25)
 
 
+def _round_trip() -> None:
+    from images_app import storage
+
+    key = "_readiness/probe"
+    storage.put_bytes(key=key, data=b"ok", content_type="text/plain")
+    if storage.get_bytes(key=key, max_bytes=2) != b"ok":
+        raise SeaweedError("read back other bytes")
+    storage.delete_keys(keys=[key])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m images_app.seaweed",
@@ -319,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     def stop_on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell starting us in the background may have ignored SIGINT.
+    signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
     try:
         server.start()
@@ -326,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         bucket = args.bucket or settings.S3_BUCKET
         settings.S3_BUCKET = bucket
         wait_for(storage.bucket_ensure, timeout=30, what=f"bucket {bucket}")
+        # After a restart, objects read back only once volume locations have propagated.
+        wait_for(_round_trip, timeout=30, what="a write and read back")
         sys.stdout.write(
             f"SeaweedFS S3 at {server.endpoint_url}, bucket {bucket!r}, data in {args.dir}\n"
             "Ctrl-C to stop.\n"
