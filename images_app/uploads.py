@@ -41,7 +41,9 @@ def image_storage_key(
     image_id: uuid.UUID,
     content_type: str,
 ) -> str:
-    extension = CONTENT_TYPE_EXTENSIONS[content_type]
+    extension = CONTENT_TYPE_EXTENSIONS.get(content_type)
+    if extension is None:
+        raise ValueError(f"no storage key for content type {content_type!r}")
     return f"{_image_prefix(org_id, site_id, session_id, image_id)}.{extension}"
 
 

@@ -34,14 +34,13 @@ class StrictUUIDField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
-# Control characters, lone surrogates (PostgreSQL cannot store them) and the bidi overrides
-# that make a name display as something else.
-_REFUSED_CATEGORIES = {"Cc", "Cs"}
+# Control characters and the bidi overrides that make a name display as something else.
+# (CharField itself refuses lone surrogates, which PostgreSQL cannot store.)
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _no_control_characters(value: str) -> None:
-    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BIDI_CONTROLS for ch in value):
+    if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in value):
         raise serializers.ValidationError("Control characters are not allowed.")
 
 
@@ -58,7 +57,8 @@ class PresignRequest(serializers.Serializer):
         error_messages={"invalid": "Must be the SHA-256 of the file as 64 hex characters."},
     )
     angle_deg = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=359)
-    frame_index = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=3599)
+    # The upper bound is the session's frame_count, checked by the service.
+    frame_index = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=32767)
     shot_name = StrictCharField(
         required=False,
         allow_null=True,
