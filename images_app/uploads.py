@@ -163,6 +163,8 @@ def _placement(
     if angle_deg is not None and frame_index is not None:
         raise _invalid("non_field_errors", "Send angle_deg or frame_index, not both.")
     frame_count = session.frame_count
+    if isinstance(frame_count, bool) or not isinstance(frame_count, int) or frame_count < 1:
+        frame_count = None  # a shot list edited by hand: no frames to assign
     if frame_index is not None:
         if not frame_count or frame_index >= frame_count:
             raise _invalid(
@@ -207,6 +209,9 @@ def image_upload_start(
     still pending — gets the same image and key with a fresh URL. Spin frames without an
     explicit ``frame_index``/``angle_deg`` get the lowest free frame (one whose images all
     failed counts as free); the session row lock makes that assignment atomic.
+
+    Records no event: the device reports ``upload_started``/``upload_complete`` itself.
+    ``request_id`` is accepted for symmetry with the other services.
     """
     if content_type not in CONTENT_TYPE_EXTENSIONS:
         raise _invalid("content_type", "Must be image/jpeg or image/heic.")

@@ -597,6 +597,22 @@ def test_when_every_frame_is_taken_an_automatic_frame_is_a_conflict(api, org, si
     assert response.json()["error"]["details"] == {"frame_count": 2}
 
 
+@pytest.mark.parametrize("shot_list", [{}, {"studio360": {"frame_count": "24"}}])
+def test_a_spin_without_a_usable_frame_count_takes_angles_but_no_frames(
+    api, org, site, device, shot_list
+):
+    session = CaptureSessionFactory(org=org, site=site, device=device, shot_list=shot_list)
+    client = api(device)
+
+    automatic = _presign(client, session, data=b"a")
+    by_angle = _presign(client, session, data=b"b", angle_deg=90)
+    by_frame = _presign(client, session, data=b"c", frame_index=0)
+
+    assert (automatic.json()["frame_index"], automatic.json()["angle_deg"]) == (None, None)
+    assert (by_angle.json()["frame_index"], by_angle.json()["angle_deg"]) == (None, 90)
+    assert by_frame.status_code == 400
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_presigns_get_distinct_frames(api, device, spin):
     client_count = 6
