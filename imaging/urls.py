@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from imaging import health
+from imaging import health, observability
 from imaging.api.views import not_found
 
 api_patterns = [
@@ -22,6 +22,7 @@ urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", observability.metrics_view, name="metrics"),
 ]
 
 handler400 = "imaging.api.views.bad_request"
