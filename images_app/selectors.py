@@ -8,10 +8,17 @@ the images of sessions it created.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import reduce
+from operator import and_, or_
+from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from images_app.models import Image
+from images_app.uploads import spin_angle
 from imaging.api.authentication import Actor
 from sessions_app.models import CaptureSession
 from sessions_app.selectors import sessions_visible_to
@@ -42,3 +49,194 @@ def session_images(*, session: CaptureSession, status: str | None = None) -> Que
     if session.is_spin:
         return images.order_by(F("angle_deg").asc(nulls_last=True), "created_at", "id")
     return images.order_by("created_at", "id")
+
+
+# --- the review console --------------------------------------------------------------------
+
+# The checks the pipeline writes into ``Image.qc``; each has a ``status`` of pass|warn|fail.
+QC_CHECKS = ("sharpness", "exposure")
+QC_VERDICTS = ("pass", "warn", "fail")
+IN_PROGRESS = (Image.Status.PENDING, Image.Status.PROCESSING)
+# Images a reviewer has looked at or may publish: the ones whose QC means something.
+REVIEWABLE = (Image.Status.PROCESSED, Image.Status.PUBLISHED)
+
+
+def qc_verdict_q(verdict: str, *, prefix: str = "") -> Q:
+    """Images whose worst QC status is ``verdict`` (``prefix`` for a relation, e.g. "images__").
+
+    Written with plain JSON key lookups so SQLite (development) and PostgreSQL agree.
+    """
+    status = {check: f"{prefix}qc__{check}__status" for check in QC_CHECKS}
+    if verdict == "fail":
+        return reduce(or_, (Q(**{key: "fail"}) for key in status.values()))
+    if verdict == "warn":
+        none_failed = reduce(
+            and_, (Q(**{f"{key}__in": ["pass", "warn"]}) for key in status.values())
+        )
+        return none_failed & reduce(or_, (Q(**{key: "warn"}) for key in status.values()))
+    if verdict == "pass":
+        return reduce(and_, (Q(**{key: "pass"}) for key in status.values()))
+    raise ValueError(f"unknown QC verdict {verdict!r}")
+
+
+def qc_verdict(qc: dict | None) -> str | None:
+    """The worst status among the checks of one image, or None before processing."""
+    statuses = [check.get("status") for check in (qc or {}).values() if isinstance(check, dict)]
+    for verdict in ("fail", "warn", "pass"):
+        if verdict in statuses:
+            return verdict
+    return None
+
+
+def _count_of_images(**conditions) -> Coalesce:
+    per_session = (
+        Image.objects.filter(session_id=OuterRef("pk"), **conditions)
+        .order_by()
+        .values("session_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
+
+
+def _qc_failures_of_session() -> Coalesce:
+    per_session = (
+        Image.objects.filter(qc_verdict_q("fail"), session_id=OuterRef("pk"), status__in=REVIEWABLE)
+        .order_by()
+        .values("session_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
+
+
+def sessions_with_image_counts(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
+    """Adds ``image_count``, ``processed_count``, ``failed_count``, ``published_count`` and
+    ``qc_failure_count`` (processed or published images that failed a check).
+
+    Correlated subqueries, not joins: a page of sessions stays one query, and PostgreSQL
+    counts only the rows of the page.
+    """
+    return sessions.annotate(
+        image_count=_count_of_images(),
+        processed_count=_count_of_images(status=Image.Status.PROCESSED),
+        failed_count=_count_of_images(status=Image.Status.FAILED),
+        published_count=_count_of_images(status=Image.Status.PUBLISHED),
+        qc_failure_count=_qc_failures_of_session(),
+    )
+
+
+def sessions_with_qc_failures(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
+    failing = Image.objects.filter(
+        qc_verdict_q("fail"), session_id=OuterRef("pk"), status__in=REVIEWABLE
+    )
+    return sessions.filter(Exists(failing))
+
+
+def sessions_ready_to_publish(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
+    """Complete sessions with processed images waiting, and nothing still uploading or
+    processing."""
+    images = Image.objects.filter(session_id=OuterRef("pk"))
+    return sessions.filter(
+        Exists(images.filter(status=Image.Status.PROCESSED)),
+        ~Exists(images.filter(status__in=IN_PROGRESS)),
+        status=CaptureSession.Status.COMPLETE,
+    )
+
+
+@dataclass(frozen=True)
+class CoverageSlot:
+    """One expected picture: a spin angle or a shot of the shot list."""
+
+    label: str
+    state: str  # missing | failed | in_progress | processed | published
+    image: Image | None  # the picture that stands for this slot, if any
+    index: int | None = None
+    angle_deg: int | None = None
+
+    @property
+    def qc_verdict(self) -> str | None:
+        return qc_verdict(self.image.qc) if self.image is not None else None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a session was meant to capture against what it has."""
+
+    slots: list[CoverageSlot]
+
+    @property
+    def missing(self) -> list[CoverageSlot]:
+        return [slot for slot in self.slots if slot.state == "missing"]
+
+    @property
+    def failed(self) -> list[CoverageSlot]:
+        return [slot for slot in self.slots if slot.state == "failed"]
+
+    @property
+    def covered(self) -> int:
+        return len(self.slots) - len(self.missing) - len(self.failed)
+
+
+_SLOT_STATE_ORDER = ("published", "processed", "in_progress", "failed")
+
+
+def _slot_state(image: Image) -> str:
+    if image.status in IN_PROGRESS:
+        return "in_progress"
+    return str(image.status)
+
+
+def _best_image(images: list[Image]) -> Image | None:
+    """The picture that stands for a slot: published first, then the newest processed
+    (a retake replaces the frame), then whatever is still in progress, then a failure."""
+    if not images:
+        return None
+    return min(
+        images,
+        key=lambda image: (
+            _SLOT_STATE_ORDER.index(_slot_state(image)),
+            -(image.published_at or image.created_at).timestamp(),
+        ),
+    )
+
+
+def _slot(label: str, images: list[Image], **where: Any) -> CoverageSlot:
+    image = _best_image(images)
+    state = "missing" if image is None else _slot_state(image)
+    return CoverageSlot(label=label, state=state, image=image, **where)
+
+
+def spin_coverage(*, session: CaptureSession, images: Iterable[Image]) -> Coverage | None:
+    """A slot per expected frame (angle ``floor(i * 360 / frame_count)``), or None when the
+    session is not a spin with a usable ``frame_count``."""
+    frame_count = session.frame_count
+    if isinstance(frame_count, bool) or not isinstance(frame_count, int) or frame_count < 1:
+        return None
+    angles = [spin_angle(frame_index=i, frame_count=frame_count) for i in range(frame_count)]
+    index_of_angle = {angle: i for i, angle in enumerate(angles)}
+    by_frame: dict[int, list[Image]] = {i: [] for i in range(frame_count)}
+    for image in images:
+        index = image.frame_index
+        if index is None and image.angle_deg is not None:
+            index = index_of_angle.get(image.angle_deg)
+        if index is not None and index in by_frame:
+            by_frame[index].append(image)
+    return Coverage(
+        slots=[
+            _slot(f"{angles[i]}°", by_frame[i], index=i, angle_deg=angles[i])
+            for i in range(frame_count)
+        ]
+    )
+
+
+def stills_coverage(*, session: CaptureSession, images: Iterable[Image]) -> Coverage | None:
+    """A slot per shot of ``shot_list.stills``, or None when there is no shot list."""
+    names = session.still_names
+    if not names:
+        return None
+    by_name: dict[str, list[Image]] = {name: [] for name in names}
+    for image in images:
+        if image.shot_name in by_name:
+            by_name[image.shot_name].append(image)
+    return Coverage(slots=[_slot(name, by_name[name]) for name in names])

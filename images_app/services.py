@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from events_app.services import actor_fields, event_record
 from images_app import storage, uploads
 from images_app.models import Image
 from imaging.api.errors import ApplicationError
+from sessions_app.models import CaptureSession
 
 logger = logging.getLogger(__name__)
 
@@ -323,6 +325,59 @@ def image_publish(*, image: Image, actor: Any) -> Image:
             **actor_fields(actor),
         )
     return locked
+
+
+@dataclass
+class PublishOutcome:
+    """What a publish of several images did, for the reviewer's message."""
+
+    published: list[Image] = field(default_factory=list)
+    already_published: list[Image] = field(default_factory=list)
+    # Not processed (pending, processing, failed): nothing to publish yet, or ever.
+    not_publishable: list[Image] = field(default_factory=list)
+    # Processed but failed a quality check, left for the reviewer to confirm.
+    skipped_qc_failures: list[Image] = field(default_factory=list)
+
+
+def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
+    """Publish each image with ``image_publish`` (its own row lock and ``published`` event);
+    images that are not processed are reported, not raised."""
+    outcome = PublishOutcome()
+    for image in images:
+        if image.status == Image.Status.PUBLISHED:
+            outcome.already_published.append(image)
+            continue
+        try:
+            outcome.published.append(image_publish(image=image, actor=actor))
+        except ApplicationError:
+            outcome.not_publishable.append(image)
+    return outcome
+
+
+def session_publish_processed(
+    *, session: CaptureSession, actor: Any, include_qc_failures: bool
+) -> PublishOutcome:
+    """Publish every processed image of a session, in viewing order.
+
+    Images that failed a quality check are skipped and named in the outcome unless the
+    reviewer confirmed them (``include_qc_failures``).
+    """
+    from images_app.selectors import session_images
+
+    processed = list(session_images(session=session, status=Image.Status.PROCESSED))
+    failing = [image for image in processed if qc_failed_checks(image.qc)]
+    if include_qc_failures:
+        return images_publish(images=processed, actor=actor)
+    outcome = images_publish(
+        images=[image for image in processed if image not in failing], actor=actor
+    )
+    outcome.skipped_qc_failures = failing
+    return outcome
+
+
+def images_reprocess(*, images: Iterable[Image], actor: Any = None) -> int:
+    """``image_reprocess`` each image; returns how many went back to ``pending``."""
+    return sum(image_reprocess(image=image, actor=actor) for image in images)
 
 
 REPROCESSABLE = (Image.Status.FAILED, Image.Status.PROCESSED)
