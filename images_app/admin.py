@@ -1,0 +1,196 @@
+"""The console's images: thumbnails, QC, the publish and reprocess actions.
+
+Everything here is read-only: an image's status changes only through the services
+(``image_publish``, ``image_reprocess``), never by editing a field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from images_app import selectors, storage
+from images_app.models import Image
+from images_app.services import images_publish, images_reprocess
+from imaging.admin_scoping import ScopedAdmin, SiteFilter
+from imaging.api.authentication import Actor
+from sessions_app.admin import image_label, publish_messages
+
+
+class QcVerdictFilter(admin.SimpleListFilter):
+    title = "QC verdict"
+    parameter_name = "qc"
+
+    def lookups(self, request, model_admin):
+        return (("pass", "Pass"), ("warn", "Warn"), ("fail", "Fail"))
+
+    def queryset(self, request, queryset):
+        if self.value() in selectors.QC_VERDICTS:
+            return queryset.filter(selectors.qc_verdict_q(self.value()))
+        return queryset
+
+
+class ImageSiteFilter(SiteFilter):
+    site_field = "session__site_id"
+
+
+def thumbnail(image: Image, size: str, *, width: int) -> SafeString | str:
+    key = (image.thumb_keys or {}).get(size)
+    if not key:
+        return "—"
+    # A short-lived signed GET: the bucket is private.
+    return format_html(
+        '<img src="{}" width="{}" alt="{}" loading="lazy" class="console-thumb">',
+        storage.presigned_get(key=key),
+        width,
+        image_label(image),
+    )
+
+
+@admin.register(Image)
+class ImageAdmin(ScopedAdmin):
+    list_display = (
+        "thumb",
+        "label",
+        "session_link",
+        "site",
+        "mode",
+        "status",
+        "qc_verdict",
+        "sharpness",
+        "created_at",
+    )
+    list_display_links = ("thumb", "label")
+    list_filter = ("status", QcVerdictFilter, ImageSiteFilter, "session__mode")
+    list_select_related = ("session", "session__site", "vehicle")
+    search_fields = ("vehicle__vin", "vehicle__stock", "file_name")
+    search_help_text = "VIN, stock number or file name."
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ("publish", "reprocess")
+    fieldsets = (
+        (None, {"fields": ("preview", "label", "session_link", "status", "error")}),
+        ("Quality checks", {"fields": ("qc_summary",)}),
+        ("Photo", {"fields": ("exif_summary", "width", "height", "size", "content_type")}),
+        (
+            "Storage and history",
+            {
+                "fields": (
+                    "file_name",
+                    "storage_key",
+                    "thumb_keys",
+                    "attempts",
+                    "created_at",
+                    "uploaded_at",
+                    "processed_at",
+                    "published_at",
+                    "published_by",
+                    "audit_trail",
+                )
+            },
+        ),
+    )
+    readonly_fields = tuple(field for _, options in fieldsets for field in options["fields"])
+
+    def scope(self, queryset: QuerySet, actor: Actor) -> QuerySet:
+        return queryset & selectors.images_visible_to(actor=actor)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    # --- columns and fields
+
+    @admin.display(description="")
+    def thumb(self, image: Image) -> SafeString | str:
+        return thumbnail(image, "150", width=96)
+
+    @admin.display(description="preview")
+    def preview(self, image: Image) -> SafeString | str:
+        return thumbnail(image, "1200", width=720)
+
+    @admin.display(description="angle / shot")
+    def label(self, image: Image) -> str:
+        return image_label(image)
+
+    @admin.display(description="session")
+    def session_link(self, image: Image) -> SafeString:
+        url = reverse("admin:sessions_app_capturesession_change", args=[image.session_id])
+        return format_html('<a href="{}">{}</a>', url, image.vehicle)
+
+    @admin.display(description="site", ordering="session__site__name")
+    def site(self, image: Image) -> str:
+        return str(image.session.site)
+
+    @admin.display(description="mode", ordering="session__mode")
+    def mode(self, image: Image) -> str:
+        return image.session.get_mode_display()
+
+    @admin.display(description="QC")
+    def qc_verdict(self, image: Image) -> str:
+        return selectors.qc_verdict(image.qc) or "—"
+
+    @admin.display(description="sharpness")
+    def sharpness(self, image: Image) -> str:
+        score = (image.qc or {}).get("sharpness", {}).get("score")
+        return f"{score:.0f}" if isinstance(score, int | float) else "—"
+
+    @admin.display(description="checks")
+    def qc_summary(self, image: Image) -> SafeString | str:
+        checks = [
+            (name, check.get("status", ""), _check_detail(check))
+            for name, check in (image.qc or {}).items()
+            if isinstance(check, dict)
+        ]
+        if not checks:
+            return "—"
+        return format_html_join("", "<div><strong>{}</strong>: {} {}</div>", checks)
+
+    @admin.display(description="EXIF")
+    def exif_summary(self, image: Image) -> SafeString | str:
+        exif = {key: value for key, value in (image.exif or {}).items() if value not in (None, "")}
+        if not exif:
+            return "—"
+        return format_html_join("", "<div>{}: {}</div>", exif.items())
+
+    @admin.display(description="audit trail")
+    def audit_trail(self, image: Image) -> SafeString:
+        url = reverse("admin:events_app_event_changelist")
+        return format_html('<a href="{}?entity_id={}">Events of this image</a>', url, image.pk)
+
+    # --- actions
+
+    @admin.action(description="Publish selected images", permissions=["publish"])
+    def publish(self, request: HttpRequest, queryset: QuerySet) -> None:
+        outcome = images_publish(images=list(queryset), actor=request.user)
+        for level, text in publish_messages(outcome):
+            self.message_user(request, text, level)
+
+    @admin.action(description="Reprocess selected images", permissions=["administer"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
+        images = list(queryset)
+        moved = images_reprocess(images=images, actor=request.user)
+        left = len(images) - moved
+        note = f" {left} were not processed or failed and did not change." if left else ""
+        self.message_user(
+            request, f"Sent {moved} image(s) back for processing.{note}", messages.SUCCESS
+        )
+
+
+def _check_detail(check: dict[str, Any]) -> str:
+    detail = {key: value for key, value in check.items() if key != "status"}
+    return (
+        "(" + ", ".join(f"{key} {value}" for key, value in detail.items()) + ")" if detail else ""
+    )
