@@ -2,7 +2,8 @@
 # Installs the system packages the test suite needs when they are missing (Debian).
 set -euo pipefail
 missing=()
-# (browser tests add chromium here)
+# Browser tests drive Debian's Chromium through Playwright; Playwright never downloads one.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
