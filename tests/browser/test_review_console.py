@@ -65,6 +65,19 @@ def test_a_reviewer_turns_the_spin_and_publishes_selected_frames(page, live_serv
     page.keyboard.press("ArrowRight")
     assert int(viewer.get_attribute("data-frame")) == dragged_to + 1
     assert page.input_value("#spin-slider") == str(dragged_to + 1)
+    # The slider turns it too: End on the slider is the last frame (345°).
+    page.focus("#spin-slider")
+    page.keyboard.press("End")
+    assert viewer.get_attribute("data-angle") == "345"
+
+    # A click on a thumbnail opens the larger preview with its facts.
+    thirty = session.images.get(angle_deg=30)
+    page.click(f'.image-card[data-image-id="{thirty.pk}"] .thumb')
+    assert page.locator("#image-preview").is_visible()
+    assert thirty.thumb_keys["1200"] in page.get_attribute("#preview-image", "src")
+    assert "Sharpness" in page.locator("#preview-table").inner_text()
+    page.click("#image-preview .close")
+    assert not page.locator("#image-preview").is_visible()
 
     # Publish the first two frames.
     chosen = list(session.images.filter(angle_deg__in=[0, 15]).order_by("angle_deg"))
