@@ -16,7 +16,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 
 from images_app import selectors as image_selectors
 from images_app import storage
@@ -126,21 +129,20 @@ class ReadyToPublishFilter(admin.SimpleListFilter):
 
 @admin.register(CaptureSession)
 class CaptureSessionAdmin(ScopedAdmin):
+    # What a reviewer scans first comes first; the rest scrolls on narrow screens.
     list_display = (
-        "vin",
-        "stock",
-        "site",
-        "mode",
+        "vehicle_keys",
         "status",
-        "captured_by",
-        "started_at",
         "image_count",
         "processed_count",
-        "failed_count",
         "published_count",
+        "failed_count",
         "qc_failures",
+        "mode_name",
+        "site",
+        "captured_by",
+        "started",
     )
-    list_display_links = ("vin", "stock")
     list_filter = (
         SiteFilter,
         "status",
@@ -208,13 +210,21 @@ class CaptureSessionAdmin(ScopedAdmin):
 
     # --- columns
 
-    @admin.display(description="VIN", ordering="vehicle__vin")
-    def vin(self, session: CaptureSession) -> str:
-        return session.vehicle.vin or "—"
+    @admin.display(description="vehicle (VIN / stock)", ordering="vehicle__vin")
+    def vehicle_keys(self, session: CaptureSession) -> SafeString:
+        return format_html(
+            '<span class="vin">{}</span><br><span class="stock">{}</span>',
+            session.vehicle.vin or "—",
+            session.vehicle.stock or "—",
+        )
 
-    @admin.display(description="stock", ordering="vehicle__stock")
-    def stock(self, session: CaptureSession) -> str:
-        return session.vehicle.stock or "—"
+    @admin.display(description="mode", ordering="mode")
+    def mode_name(self, session: CaptureSession) -> str:
+        return session.mode
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, session: CaptureSession) -> str:
+        return date_format(localtime(session.started_at), "Y-m-d H:i")
 
     @admin.display(description="captured by")
     def captured_by(self, session: CaptureSession) -> str:
@@ -232,15 +242,15 @@ class CaptureSessionAdmin(ScopedAdmin):
     def processed_count(self, session: CaptureSession) -> int:
         return session.processed_count
 
-    @admin.display(description="failed", ordering="failed_count")
-    def failed_count(self, session: CaptureSession) -> int:
-        return session.failed_count
-
     @admin.display(description="published", ordering="published_count")
     def published_count(self, session: CaptureSession) -> int:
         return session.published_count
 
-    @admin.display(description="QC failures", ordering="qc_failure_count")
+    @admin.display(description="failed", ordering="failed_count")
+    def failed_count(self, session: CaptureSession) -> int:
+        return session.failed_count
+
+    @admin.display(description="QC fail", ordering="qc_failure_count")
     def qc_failures(self, session: CaptureSession) -> str:
         if not session.qc_failure_count:
             return "0"

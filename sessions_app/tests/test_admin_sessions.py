@@ -66,17 +66,21 @@ def test_the_changelist_shows_vehicle_site_mode_status_capturer_and_counts(
 
     assert page.status_code == 200
     [row] = changelist_rows(page)
-    # checkbox, VIN, stock, site, mode, status, captured by, started, then the counts:
-    # images, processed, failed, published, QC failures
-    assert row[1:7] == [
-        "1HGCM82633A004352",
-        "STK-0042",
-        "Main Studio",
-        "Studio 360° spin",
+    # checkbox, vehicle (VIN / stock), status, images, processed, published, failed,
+    # QC failures, mode, site, captured by, started
+    assert row[1:11] == [
+        "1HGCM82633A004352 STK-0042",
         "Complete",
+        "6",
+        "3",
+        "1",
+        "1",
+        "1",
+        "studio360",
+        "Main Studio",
         "Otto Operator",
     ]
-    assert row[8:] == ["6", "3", "1", "1", "1"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[11])
 
 
 def test_a_session_a_device_captured_names_the_device(org, site, reviewer):
