@@ -397,6 +397,7 @@ class Simulator:
                 return {"session_id": session_id, "status": detail["status"], "resumed": True}
             frames = [Frame(**f) for f in record["frames"]]
             number = record["number"]
+            stock = record.get("stock", "")
             self.log(f"session {session_id}: resuming ({len(record['reported'])} frames done)")
         else:
             frames = self.plan(number)
@@ -407,15 +408,13 @@ class Simulator:
             else:
                 shot_list["stills"] = [f.shot_name for f in frames]
             suffix = "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(6))
+            stock = f"{options.stock_prefix}-{suffix}"
             created = api.call(
                 "POST",
                 "/sessions",
                 {
                     "site_id": options.site,
-                    "vehicle": {
-                        "vin": random_vin(rng),
-                        "stock": f"{options.stock_prefix}-{suffix}",
-                    },
+                    "vehicle": {"vin": random_vin(rng), "stock": stock},
                     "mode": options.mode,
                     "shot_list": shot_list,
                 },
@@ -425,6 +424,7 @@ class Simulator:
             session_id = created["id"]
             record = {
                 "number": number,
+                "stock": stock,
                 "device": self.device_key(device_number),
                 "mode": options.mode,
                 "frames": [vars(f) for f in frames],
@@ -455,8 +455,9 @@ class Simulator:
                 pending = {}
         if pending:
             self.report(api, session_id, pending)
+        result = {"session_id": session_id, "stock": stock, "frames": len(frames)}
         if not options.finish:
-            return {"session_id": session_id, "status": "active", "frames": len(frames)}
+            return {**result, "status": "active"}
         completed_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         try:
             api.call(
@@ -470,7 +471,7 @@ class Simulator:
                 raise
         self.state.update(lambda data: data["sessions"].pop(session_id, None))
         self.log(f"session {session_id}: complete")
-        return {"session_id": session_id, "status": "complete", "frames": len(frames)}
+        return {**result, "status": "complete"}
 
     def count_upload(self) -> None:
         limit = self.options.interrupt_after
@@ -729,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for result in summary["sessions"]:
         print(
-            f"  {result['session_id']}  {result['status']:<9} "
+            f"  {result['session_id']}  {result.get('stock', ''):<10} {result['status']:<9} "
             f"{base}/admin/sessions_app/capturesession/{result['session_id']}/change/"
         )
     if interrupted:

@@ -265,7 +265,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # imaging.task logs one richer line per task (observability.py).
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
 # Celery keeps the handlers above instead of installing its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

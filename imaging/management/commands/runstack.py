@@ -1,19 +1,45 @@
-"""`make run`: the whole product on one machine with no external service.
+"""`make run`: the whole product on one machine.
 
-Starts a local SeaweedFS under var/ when S3 points at this machine and nothing answers
-there, creates the bucket, seeds the demo organisation, prints where to go, then serves.
+Embedded (the default, no REDIS_URL): one process. A local SeaweedFS under var/ when S3
+points at this machine and nothing answers there, the bucket, the demo organisation, then
+Django's development server; tasks run in-process after each commit.
+
+Production shape (REDIS_URL set, e.g. with DATABASE_URL pointing at PostgreSQL): the
+Procfile's roles as separate processes under honcho: gunicorn (web), the Celery worker,
+Celery beat and, when S3 is local, SeaweedFS. Ctrl-C stops them all (honcho sends SIGTERM,
+then SIGKILL after 5 s).
+
+Either way it waits for the bucket, seeds the demo (idempotent), and prints where to go:
+the admin console with its logins, the API docs, the enrollment code and the one command
+that simulates a device.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import demo_seed
+from accounts.demo import demo_photo_count, demo_seed
+from imaging.management.progress import Progress
+
+BUCKET_WAIT_SECONDS = 60
+WEB_WAIT_SECONDS = 60
+STOP_WAIT_SECONDS = 20
 
 
 def _answers(host: str, port: int) -> bool:
@@ -22,48 +48,209 @@ def _answers(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _local_s3() -> tuple[str, int] | None:
+    """(host, port) of S3 when it should run on this machine; None for a remote store."""
+    s3 = urlsplit(settings.S3_ENDPOINT_URL)
+    host, port = s3.hostname or "127.0.0.1", s3.port or 80
+    return (host, port) if host in ("127.0.0.1", "localhost") else None
+
+
+def simulator_command(*, base_url: str, demo: dict[str, Any]) -> str:
+    simulator = Path(settings.BASE_DIR) / "clients" / "device_sim.py"
+    with contextlib.suppress(ValueError):
+        simulator = simulator.relative_to(Path.cwd())
+    return shlex.join(
+        [
+            "python3",
+            str(simulator),
+            "--api",
+            base_url,
+            "--org",
+            demo["org_id"],
+            "--site",
+            demo["site_id"],
+            "--enrollment-code",
+            demo["enrollment_code"],
+        ]
+    )
+
+
 class Command(BaseCommand):
-    help = "Run SeaweedFS (if needed), seed the demo org and serve the web app."
+    help = "Run the whole product locally (embedded, or the production shape with REDIS_URL)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-demo", action="store_true", help="Skip seeding the demo organisation."
+        )
 
-    def handle(self, *args, host, port, **options):
-        from images_app import storage
+    def handle(self, *args, host, port, no_demo, **options):
+        # Ctrl-C must stop us even when a shell started us with SIGINT ignored (background).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if settings.REDIS_URL:
+            return self.production_shape(host=host, port=port, seed=not no_demo)
+        return self.embedded(host=host, port=port, seed=not no_demo)
+
+    # --- the two shapes
+
+    def embedded(self, *, host: str, port: int, seed: bool) -> None:
         from images_app.seaweed import SeaweedServer
 
         seaweed = None
-        s3 = urlsplit(settings.S3_ENDPOINT_URL)
-        s3_host, s3_port = s3.hostname or "127.0.0.1", s3.port or 80
-        if s3_host in ("127.0.0.1", "localhost") and not _answers(s3_host, s3_port):
-            self.stdout.write(f"starting SeaweedFS on {settings.S3_ENDPOINT_URL} (var/seaweedfs)")
-            seaweed = SeaweedServer(
-                settings.VAR_DIR / "seaweedfs",
-                host=s3_host,
-                s3_port=s3_port,
-                access_key=settings.AWS_ACCESS_KEY_ID,
-                secret_key=settings.AWS_SECRET_ACCESS_KEY,
-            ).start()
+        local = _local_s3()
         try:
-            storage.bucket_ensure()
-            demo = demo_seed()
-            base = f"http://{host}:{port}"
-            lines = [
-                "",
-                "360 Imaging is running.",
-                f"  admin console    {base}/admin/",
-                *(f"  login            {e} / {p}" for e, p in demo["passwords"].items()),
-                f"  API docs         {base}/v1/docs",
-                f"  OpenAPI          {base}/v1/openapi.json",
-                f"  demo org id      {demo['org_id']}",
-                f"  demo site id     {demo['site_id']}",
-                f"  enrollment code  {demo['enrollment_code']}",
-                f"  S3 (SeaweedFS)   {settings.S3_ENDPOINT_URL} bucket {settings.S3_BUCKET}",
-                "",
-            ]
-            self.stdout.write("\n".join(lines))
-            call_command("runserver", f"{host}:{port}", use_reloader=False)
+            if local and not _answers(*local):
+                data = Path(settings.VAR_DIR) / "seaweedfs"
+                self.stdout.write(f"starting SeaweedFS on {settings.S3_ENDPOINT_URL} ({data})")
+                seaweed = SeaweedServer(
+                    data,
+                    host=local[0],
+                    s3_port=local[1],
+                    access_key=settings.AWS_ACCESS_KEY_ID,
+                    secret_key=settings.AWS_SECRET_ACCESS_KEY,
+                ).start()
+            self.wait_for_bucket()
+            demo = self.seed_demo() if seed else None
+            # The banner once the server answers, so every address in it works when read.
+            threading.Thread(
+                target=self.banner_when_up,
+                kwargs={"host": host, "port": port, "demo": demo},
+                daemon=True,
+            ).start()
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            with contextlib.suppress(KeyboardInterrupt):
+                call_command("runserver", f"{host}:{port}", use_reloader=False)
+        except KeyboardInterrupt:
+            pass
         finally:
             if seaweed is not None:
                 seaweed.stop()
+            self.stdout.write("stopped")
+
+    def production_shape(self, *, host: str, port: int, seed: bool) -> None:
+        roles = ["web", "worker", "beat"]
+        local = _local_s3()
+        if local and not _answers(*local):
+            roles.append("s3")
+        honcho = Path(sys.executable).parent / "honcho"
+        if not honcho.exists():
+            raise CommandError("honcho is not installed: pip install -r requirements-dev.txt")
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "VAR_DIR": str(settings.VAR_DIR),
+            "WEB_BIND": host,
+            "PYTHONUNBUFFERED": "1",
+        }
+        if local:
+            env["S3_PORT"] = str(local[1])
+        self.stdout.write(f"starting {', '.join(roles)} under honcho (Procfile)")
+        supervisor = subprocess.Popen(
+            [str(honcho), "start", "--no-colour", "-f", "Procfile", "-p", str(port), *roles],
+            cwd=settings.BASE_DIR,
+            env=env,
+        )
+
+        def forward_sigterm(signum: int, frame: Any) -> None:
+            supervisor.send_signal(signal.SIGTERM)
+
+        previous = signal.signal(signal.SIGTERM, forward_sigterm)
+        try:
+            self.wait_for_bucket(supervisor=supervisor)
+            demo = self.seed_demo() if seed else None
+            self.wait_for_web(f"http://{host}:{port}/healthz", supervisor=supervisor)
+            self.banner(base_url=f"http://{host}:{port}", demo=demo, shape="production")
+            supervisor.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to honcho too: it is already stopping its processes.
+            pass
+        finally:
+            self.stop(supervisor)
+            signal.signal(signal.SIGTERM, previous)
+        if supervisor.returncode not in (0, -signal.SIGINT, -signal.SIGTERM, 130, 143):
+            raise CommandError(f"a process exited (honcho returned {supervisor.returncode})")
+
+    # --- steps
+
+    def stop(self, supervisor: subprocess.Popen) -> None:
+        if supervisor.poll() is None:
+            supervisor.send_signal(signal.SIGINT)
+        try:
+            supervisor.wait(timeout=STOP_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+            supervisor.wait()
+        self.stdout.write("stopped")
+
+    def wait_for_bucket(self, *, supervisor: subprocess.Popen | None = None) -> None:
+        from images_app import storage
+        from images_app.seaweed import SeaweedError, wait_for
+
+        def check() -> None:
+            if supervisor is not None and supervisor.poll() is not None:
+                raise CommandError("the processes stopped before S3 answered")
+            storage.bucket_ensure()
+
+        try:
+            wait_for(check, timeout=BUCKET_WAIT_SECONDS, what=f"bucket {settings.S3_BUCKET}")
+        except SeaweedError as exc:
+            raise CommandError(str(exc).splitlines()[0]) from exc
+
+    def wait_for_web(self, url: str, *, supervisor: subprocess.Popen) -> None:
+        deadline = time.monotonic() + WEB_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if supervisor.poll() is not None:
+                raise CommandError("the processes stopped before the web answered")
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise CommandError(f"{url} did not answer within {WEB_WAIT_SECONDS}s")
+
+    def seed_demo(self) -> dict[str, Any]:
+        progress: Progress | None = None
+
+        def advance(note: str) -> None:
+            nonlocal progress
+            if progress is None:
+                self.stdout.write("capturing the demo sessions (first run only)")
+                progress = Progress(self.stderr, total=demo_photo_count(), label="demo photos")
+            progress.advance(note=note)
+
+        demo = demo_seed(progress=advance)
+        if progress is not None:
+            progress.finish()
+        return demo
+
+    def banner_when_up(self, *, host: str, port: int, demo: dict[str, Any] | None) -> None:
+        deadline = time.monotonic() + WEB_WAIT_SECONDS
+        while not _answers(host, port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.banner(base_url=f"http://{host}:{port}", demo=demo, shape="embedded")
+
+    def banner(self, *, base_url: str, demo: dict[str, Any] | None, shape: str) -> None:
+        lines = ["", f"360 Imaging is running ({shape}).", f"  admin console    {base_url}/admin/"]
+        if demo:
+            lines += [f"  login            {e} / {p}" for e, p in demo["passwords"].items()]
+        lines += [
+            f"  API docs         {base_url}/v1/docs",
+            f"  OpenAPI          {base_url}/v1/openapi.json",
+            f"  health           {base_url}/healthz  {base_url}/readyz  {base_url}/metrics",
+            f"  S3 (bucket)      {settings.S3_ENDPOINT_URL} ({settings.S3_BUCKET})",
+        ]
+        if demo:
+            lines += [
+                f"  demo org id      {demo['org_id']}",
+                f"  demo site id     {demo['site_id']}",
+                f"  enrollment code  {demo['enrollment_code']}",
+                f"  demo spin        {base_url}/admin/sessions_app/capturesession/"
+                f"{demo['spin_session_id']}/change/",
+                "",
+                "Simulate a device (in another terminal):",
+                f"  {simulator_command(base_url=base_url, demo=demo)}",
+            ]
+        lines += ["", "Ctrl-C stops everything.", ""]
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
