@@ -13,7 +13,9 @@ Errors: ``StorageUnavailable`` is transient (connection failures, timeouts, 5xx,
 retry later. Every other ``StorageError`` is permanent: retrying will not help.
 
 Every URL is SigV4: botocore otherwise falls back to SigV2 in us-east-1, which leaves the
-content type and checksum out of the signature.
+content type and checksum out of the signature. Presigned URLs are signed here (``UrlSigner``)
+rather than by ``generate_presigned_url``, which costs about 0.3 ms a URL in parameter
+validation, endpoint rules and event hooks: ``GET /images`` signs three per image.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import binascii
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -170,6 +173,130 @@ def sha256_base64(sha256_hex: str) -> str:
     return base64.b64encode(binascii.unhexlify(sha256_hex)).decode("ascii")
 
 
+_UNRESERVED = "-_.~"  # what SigV4 leaves unencoded in a query value
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@functools.lru_cache(maxsize=8)
+def _signing_key(secret_key: str, day: str, region: str) -> bytes:
+    """The SigV4 key of one day and region (the chain of four HMACs)."""
+    key = f"AWS4{secret_key}".encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+@dataclass(frozen=True)
+class UrlSigner:
+    """Presigns S3 URLs with AWS Signature V4 in the query string, exactly as botocore's
+    ``generate_presigned_url`` does for path-style addressing (``UNSIGNED-PAYLOAD``), for
+    static credentials. A test checks that both give the same URL for the same instant.
+
+    ``base_url`` is ``{scheme}://{host}/{bucket}`` as botocore addresses the bucket.
+    """
+
+    base_url: str
+    access_key: str
+    secret_key: str
+    region: str
+
+    @functools.cached_property
+    def _host(self) -> str:
+        parts = urlsplit(self.base_url)
+        host = parts.netloc.rpartition("@")[2]
+        if parts.port is not None and parts.port == _DEFAULT_PORTS.get(parts.scheme):
+            host = host.rsplit(":", 1)[0]
+        return host
+
+    @functools.cached_property
+    def _path(self) -> str:
+        return urlsplit(self.base_url).path
+
+    def sign(
+        self, *, method: str, key: str, ttl_seconds: int, headers: dict[str, str], at: dt.datetime
+    ) -> str:
+        """A URL for ``method`` on ``key``, valid ``ttl_seconds`` from ``at`` (UTC), that
+        requires exactly ``headers`` (lower-case names) with the request."""
+        amz_date = at.strftime("%Y%m%dT%H%M%SZ")
+        day = amz_date[:8]
+        scope = f"{day}/{self.region}/s3/aws4_request"
+        signed = {"host": self._host, **headers}
+        names = sorted(signed)
+        signed_headers = ";".join(names)
+        quoted_key = quote(key, safe="/~")
+        # Already in canonical (sorted) order.
+        query = (
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Credential={quote(f'{self.access_key}/{scope}', safe=_UNRESERVED)}"
+            f"&X-Amz-Date={amz_date}"
+            f"&X-Amz-Expires={ttl_seconds}"
+            f"&X-Amz-SignedHeaders={quote(signed_headers, safe=_UNRESERVED)}"
+        )
+        canonical_request = "\n".join(
+            [
+                method,
+                f"{self._path}/{quoted_key}",
+                query,
+                *(f"{name}:{' '.join(signed[name].split())}" for name in names),
+                "",
+                signed_headers,
+                "UNSIGNED-PAYLOAD",
+            ]
+        )
+        string_to_sign = "\n".join(
+            [
+                "AWS4-HMAC-SHA256",
+                amz_date,
+                scope,
+                hashlib.sha256(canonical_request.encode()).hexdigest(),
+            ]
+        )
+        signature = hmac.new(
+            _signing_key(self.secret_key, day, self.region),
+            string_to_sign.encode(),
+            hashlib.sha256,
+        ).hexdigest()
+        return f"{self.base_url}/{quoted_key}?{query}&X-Amz-Signature={signature}"
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_url_signer(
+    endpoint_url: str, region: str, access_key: str, secret_key: str, bucket: str
+) -> UrlSigner:
+    probe_key = "probe"
+    with _translated_errors("presign"):
+        probe = _cached_client(endpoint_url, region, access_key, secret_key, False)
+        url = probe.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": probe_key}, ExpiresIn=60
+        )
+    base_url = url.split("?", 1)[0].removesuffix(f"/{probe_key}")
+    return UrlSigner(base_url=base_url, access_key=access_key, secret_key=secret_key, region=region)
+
+
+def url_signer() -> UrlSigner | None:
+    """The signer of URLs devices and browsers use (``S3_PUBLIC_ENDPOINT_URL``), or None
+    without static credentials (botocore then finds them, e.g. an instance role, and signs)."""
+    if not (settings.AWS_ACCESS_KEY_ID and settings.AWS_SECRET_ACCESS_KEY):
+        return None
+    return _cached_url_signer(
+        settings.S3_PUBLIC_ENDPOINT_URL or settings.S3_ENDPOINT_URL,
+        settings.S3_REGION,
+        settings.AWS_ACCESS_KEY_ID,
+        settings.AWS_SECRET_ACCESS_KEY,
+        settings.S3_BUCKET,
+    )
+
+
+def _botocore_presigned_url(operation: str, params: dict[str, str], *, ttl_seconds: int) -> str:
+    with _translated_errors("presign"):
+        return client(public=True).generate_presigned_url(
+            operation,
+            Params={"Bucket": settings.S3_BUCKET, **params},
+            ExpiresIn=ttl_seconds,
+            HttpMethod="PUT" if operation == "put_object" else "GET",
+        )
+
+
 def _signed_at(url: str) -> dt.datetime | None:
     values = parse_qs(urlsplit(url).query).get("X-Amz-Date")
     if not values:
@@ -194,20 +321,23 @@ def presigned_put(
     ttl = settings.UPLOAD_URL_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     sha256_hex = sha256_hex.lower()
     checksum = sha256_base64(sha256_hex)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    with _translated_errors("presign put"):
-        url = client(public=True).generate_presigned_url(
+    signed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    signer = url_signer()
+    if signer is None:
+        url = _botocore_presigned_url(
             "put_object",
-            Params={
-                "Bucket": settings.S3_BUCKET,
-                "Key": key,
-                "ContentType": content_type,
-                "ChecksumSHA256": checksum,
-            },
-            ExpiresIn=ttl,
-            HttpMethod="PUT",
+            {"Key": key, "ContentType": content_type, "ChecksumSHA256": checksum},
+            ttl_seconds=ttl,
         )
-    signed_at = _signed_at(url) or now
+        signed_at = _signed_at(url) or signed_at
+    else:
+        url = signer.sign(
+            method="PUT",
+            key=key,
+            ttl_seconds=ttl,
+            headers={"content-type": content_type, "x-amz-checksum-sha256": checksum},
+            at=signed_at,
+        )
     return PresignedPut(
         url=url,
         headers={
@@ -222,13 +352,16 @@ def presigned_put(
 def presigned_get(*, key: str, ttl_seconds: int | None = None) -> str:
     """A short-lived GET URL for a private object (thumbnails in the admin and API)."""
     ttl = settings.THUMB_URL_TTL_SECONDS if ttl_seconds is None else ttl_seconds
-    with _translated_errors("presign get"):
-        return client(public=True).generate_presigned_url(
-            "get_object",
-            Params={"Bucket": settings.S3_BUCKET, "Key": key},
-            ExpiresIn=ttl,
-            HttpMethod="GET",
-        )
+    signer = url_signer()
+    if signer is None:
+        return _botocore_presigned_url("get_object", {"Key": key}, ttl_seconds=ttl)
+    return signer.sign(
+        method="GET",
+        key=key,
+        ttl_seconds=ttl,
+        headers={},
+        at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+    )
 
 
 # --- objects
