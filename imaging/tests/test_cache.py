@@ -1,0 +1,71 @@
+"""The Redis cache backend (``imaging.cache``) against a real Redis."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from imaging.cache import ReusingRedisCache
+
+REDIS = "redis://127.0.0.1:6379/2"
+
+
+@pytest.fixture
+def cache():
+    # Tests run in parallel against one Redis: a prefix of its own keeps each test apart.
+    backend = ReusingRedisCache(
+        REDIS,
+        {"KEY_PREFIX": uuid.uuid4().hex, "OPTIONS": {"socket_connect_timeout": 1}},
+    )
+    yield backend
+    backend.close()
+
+
+def test_every_operation_reuses_one_redis_client(cache):
+    cache.set("a", 1)
+    cache.get("a")
+    first = cache._cache.get_client(write=True)
+
+    assert cache._cache.get_client() is first
+    assert cache._cache.get_client(write=True) is first
+
+
+def test_incr_adds_to_an_existing_counter(cache):
+    cache.add("hits", 0, timeout=60)
+
+    assert cache.incr("hits", 5) == 5
+    assert cache.incr("hits") == 6
+    assert cache.get("hits") == 6
+
+
+def test_incr_of_a_missing_key_is_refused_and_creates_nothing(cache):
+    with pytest.raises(ValueError):
+        cache.incr("missing", 3)
+
+    assert cache.get("missing") is None
+
+
+def test_incr_keeps_the_counters_timeout(cache):
+    cache.add("window", 0, timeout=60)
+    cache.incr("window", 2)
+
+    client = cache._cache.get_client()
+    assert 0 < client.ttl(cache.make_key("window")) <= 60
+
+
+def test_parallel_increments_are_all_counted(cache):
+    cache.add("parallel", 0, timeout=60)
+
+    def hammer() -> None:
+        for _ in range(50):
+            cache.incr("parallel")
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert cache.get("parallel") == 400
