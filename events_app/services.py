@@ -66,7 +66,7 @@ def events_ingest(
     ``image_upload_complete``). Other client types are recorded as telemetry only: a
     client's ``published`` event does not publish anything.
     """
-    from images_app.services import image_upload_complete
+    from images_app.services import images_upload_complete
 
     missing = _invisible_indexes(actor=actor, events=events)
     if missing:
@@ -100,8 +100,7 @@ def events_ingest(
             )
             for e in events
         )
-        for image_id in uploaded_image_ids:
-            image_upload_complete(image_id=image_id)
+        images_upload_complete(image_ids=uploaded_image_ids)
     return len(events)
 
 

@@ -93,6 +93,21 @@ def image_upload_complete(*, image_id: uuid.UUID) -> bool:
     return bool(marked)
 
 
+def images_upload_complete(*, image_ids: list[uuid.UUID]) -> int:
+    """``image_upload_complete`` for many images (a batch of events); returns how many
+    started processing.
+
+    One query finds the images still waiting for their first report, so repeated reports,
+    the usual case in a telemetry batch, cost nothing more; each waiting image is then
+    marked with the same conditional update, which keeps concurrent batches from enqueueing
+    an image twice.
+    """
+    waiting = Image.objects.filter(
+        pk__in=image_ids, status=Image.Status.PENDING, uploaded_at__isnull=True
+    ).values_list("pk", flat=True)
+    return sum(image_upload_complete(image_id=image_id) for image_id in waiting)
+
+
 # --- processing ------------------------------------------------------------------------
 
 

@@ -248,3 +248,36 @@ def test_the_query_count_does_not_grow_with_the_batch(api, org, site, device):
     small = queries_for([event(images[0]), event(session)])
     large = queries_for([event(i) for i in images] + [event(session)] * 50)
     assert small == large
+
+
+def test_repeated_upload_complete_reports_cost_no_query_per_image(api, org, site, device):
+    session = CaptureSessionFactory(org=org, site=site, device=device)
+    images = [processed(image) for image in ImageFactory.create_batch(40, session=session)]
+    client = api(device)
+    post(client, event(device))  # first request of the minute records last_seen_at
+
+    def queries_for(batch) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert post(client, {"events": batch}).status_code == 201
+        return len(ctx.captured_queries)
+
+    one = queries_for([event(images[0], "upload_complete")])
+    forty = queries_for([event(image, "upload_complete") for image in images])
+    assert one == forty
+
+
+def test_a_batch_starts_processing_of_each_waiting_image_once(
+    api, org, site, device, django_capture_on_commit_callbacks
+):
+    session = CaptureSessionFactory(org=org, site=site, device=device)
+    waiting = ImageFactory.create_batch(3, session=session)
+    done = processed(ImageFactory(session=session))
+    batch = [event(image, "upload_complete") for image in [*waiting, done, waiting[0]]]
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert post(api(device), {"events": batch}).status_code == 201
+
+    assert len(callbacks) == 3
+    assert (
+        Image.objects.filter(pk__in=[i.pk for i in waiting], uploaded_at__isnull=False).count() == 3
+    )
