@@ -233,6 +233,8 @@ def metrics_access_allowed(*, client_ip: str, authorization: str) -> bool:
     except ValueError:
         return False
     for network in settings.METRICS_ALLOWED_NETWORKS:
+        if not network.strip():
+            continue  # METRICS_ALLOWED_NETWORKS="" allows no network
         try:
             if address in ipaddress.ip_network(network, strict=False):
                 return True
