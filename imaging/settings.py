@@ -254,7 +254,9 @@ PROCESS_MAX_ATTEMPTS = env.int("PROCESS_MAX_ATTEMPTS", default=5)
 
 # --- Logs and metrics (imaging/observability.py)
 # "json": one JSON object per line on stdout (production); "text": readable lines (DEBUG).
-LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in ("text", "json"):
+    raise environ.ImproperlyConfigured("LOG_FORMAT must be text or json.")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
