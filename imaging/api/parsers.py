@@ -1,17 +1,23 @@
 """A JSON parser that refuses what the default one lets through or crashes on.
 
-Duplicate keys, NUL characters (PostgreSQL jsonb rejects them), NaN/Infinity, and
-nesting deeper than ``API_MAX_JSON_DEPTH`` are 400s; a body over the size limit is 413.
+Duplicate keys, NUL characters (PostgreSQL jsonb rejects them), lone surrogates
+(``"\\ud800"`` escapes: not Unicode, so PostgreSQL cannot store them and no UTF-8 encoder
+can write them back), NaN/Infinity and numbers beyond a double (``1e400``), and nesting
+deeper than ``API_MAX_JSON_DEPTH`` are 400s; a body over the size limit is 413.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -33,8 +39,19 @@ def _refuse_constant(name: str) -> None:
     raise exceptions.ParseError(f"{name} is not valid JSON.")
 
 
+def _finite_float(text: str) -> float:
+    # 1e400 reads as infinity, which PostgreSQL's jsonb cannot store.
+    value = float(text)
+    if math.isinf(value):
+        raise exceptions.ParseError("Number out of range.")
+    return value
+
+
 def _check_shape(value: Any, max_depth: int) -> None:
-    """Depth limit and no NUL in any key or string, walked without recursion."""
+    """Depth limit and no NUL or lone surrogate in any key or string, walked without recursion.
+
+    (A correctly escaped surrogate pair decodes to one character, so only lone halves remain.)
+    """
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -43,6 +60,8 @@ def _check_shape(value: Any, max_depth: int) -> None:
         if isinstance(item, str):
             if "\x00" in item:
                 raise exceptions.ParseError("NUL characters are not allowed.")
+            if _LONE_SURROGATE.search(item):
+                raise exceptions.ParseError("Lone surrogates (\\ud800-\\udfff) are not allowed.")
         elif isinstance(item, dict):
             stack.extend((k, depth) for k in item)
             stack.extend((v, depth + 1) for v in item.values())
@@ -58,7 +77,12 @@ def parse_json_bytes(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise exceptions.ParseError("Body is not UTF-8.") from exc
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
     except RecursionError as exc:
         raise exceptions.ParseError("JSON nested too deeply.") from exc
     except ValueError as exc:

@@ -5,6 +5,8 @@ import uuid
 
 import pytest
 
+from accounts.models import Device, Organization
+
 pytestmark = pytest.mark.django_db
 
 DEVICE_BODY = {"org_id": str(uuid.uuid4()), "platform": "ios", "model": "X", "app_version": "1"}
@@ -63,6 +65,10 @@ def test_bodies_other_than_json_are_415(api, content_type, body):
         b'{"model": "a\\u0000b"}',
         b'{"a\\u0000": 1}',
         b'{"model": NaN}',
+        b'{"model": 1e400}',
+        b'{"model": "a\\ud800b"}',
+        b'{"\\udfff": 1}',
+        b'{"model": ["\\ude97\\ud83d"]}',
         b"[" * 5000 + b"]" * 5000,
         b'{"a":' * 100 + b"1" + b"}" * 100,
         b"\xff\xfe",
@@ -73,6 +79,10 @@ def test_bodies_other_than_json_are_415(api, content_type, body):
         "nul-in-string",
         "nul-in-key",
         "nan",
+        "number-beyond-a-double",
+        "lone-high-surrogate",
+        "lone-low-surrogate-in-key",
+        "surrogates-in-the-wrong-order",
         "deep-array",
         "deep-object",
         "not-utf8",
@@ -81,6 +91,19 @@ def test_bodies_other_than_json_are_415(api, content_type, body):
 def test_malformed_json_is_a_400_envelope(api, raw):
     response = api().post("/v1/auth/device", raw, content_type="application/json")
     assert_envelope(response, 400, "MALFORMED_REQUEST")
+
+
+def test_an_escaped_surrogate_pair_is_one_character_and_accepted(api, org):
+    org.enrollment_policy = Organization.EnrollmentPolicy.OPEN
+    org.save()
+    # json.dumps spells U+1F697 (an oncoming automobile) as the pair "\ud83d\ude97".
+    raw = json.dumps({**DEVICE_BODY, "org_id": str(org.id), "model": "Car \U0001f697"})
+    assert "\\ud83d\\ude97" in raw
+
+    response = api().post("/v1/auth/device", raw, content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    assert Device.objects.get().model == "Car \U0001f697"
 
 
 def test_oversized_body_is_a_413_envelope(api, settings):
