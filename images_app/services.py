@@ -13,8 +13,11 @@ Processing guarantees (``image_process``):
   in one short ``atomic()`` with its events (``processed``, ``qc_failed``,
   ``processing_failed``).
 - A bad file fails the image with the pipeline's code and is never retried. Transient storage
-  or database errors put the image back to ``pending`` and re-raise for the task's retry;
-  after ``PROCESS_MAX_ATTEMPTS`` claims the image fails with ``too_many_attempts``.
+  or database errors put the image back to ``pending``, give the attempt back (an outage says
+  nothing about the photo) and re-raise for the task's retry; if the retries run out first,
+  the sweeper enqueues the image again later. Every other claim counts: after
+  ``PROCESS_MAX_ATTEMPTS`` of them (workers killed by the photo, bugs) the image fails with
+  ``too_many_attempts``.
 """
 
 from __future__ import annotations
@@ -171,7 +174,9 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
             image=image, token=token, result=result, thumb_keys=thumb_keys, size=size
         )
     except TRANSIENT_ERRORS:
-        _image_release_quietly(image=image, token=token)
+        # The store or the database is down, not the photo's fault: an outage longer than
+        # the task's retries must not use up the image's attempts and fail it.
+        _image_release_quietly(image=image, token=token, refund_attempt=True)
         raise
     except SoftTimeLimitExceeded:
         _image_fail(
@@ -226,17 +231,23 @@ def _held(image: Image, token: int):
     return Image.objects.filter(pk=image.pk, status=Image.Status.PROCESSING, attempts=token)
 
 
-def _image_release(*, image: Image, token: int, clear_uploaded: bool = False) -> None:
+def _image_release(
+    *, image: Image, token: int, clear_uploaded: bool = False, refund_attempt: bool = False
+) -> None:
     changes: dict[str, Any] = {"status": Image.Status.PENDING, "processing_started_at": None}
     if clear_uploaded:
         changes["uploaded_at"] = None
+    if refund_attempt:
+        # The claim released is the current one (``_held``): no live claim holds this token
+        # any more, so the next claim may get it again.
+        changes["attempts"] = F("attempts") - 1
     _held(image, token).update(**changes)
 
 
-def _image_release_quietly(*, image: Image, token: int) -> None:
+def _image_release_quietly(*, image: Image, token: int, refund_attempt: bool = False) -> None:
     """Best effort: with the database down the claim goes stale and is taken over later."""
     try:
-        _image_release(image=image, token=token)
+        _image_release(image=image, token=token, refund_attempt=refund_attempt)
     except DatabaseError:
         logger.warning("image %s: could not release the claim", image.id)
 

@@ -19,7 +19,10 @@ from images_app.storage import StorageUnavailable
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(StorageUnavailable, OperationalError, InterfaceError),
-    retry_backoff=True,
+    # Retries within 5, 10, 20, 40, 80 s (full jitter): together they outlast a restart of
+    # the store or the database. With a 1 s base all five could fall within a few seconds.
+    # After the last one the image stays pending and the sweeper enqueues it again.
+    retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=settings.PROCESS_MAX_ATTEMPTS,

@@ -104,6 +104,17 @@ def _invalid(field: str, message: str) -> ApplicationError:
     )
 
 
+def _misplaced(field: str, message: str) -> ApplicationError:
+    """A well-formed placement that does not fit this session (its mode, frames or shot
+    list): a conflict with the session's state, not a malformed request."""
+    return ApplicationError(
+        "PLACEMENT_CONFLICT",
+        message,
+        status_code=status.HTTP_409_CONFLICT,
+        details={field: [message]},
+    )
+
+
 def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
     """The caller's session, row-locked for the rest of the transaction."""
     session = (
@@ -152,14 +163,14 @@ def _placement(
     if not session.is_spin:
         if angle_deg is not None or frame_index is not None:
             field = "angle_deg" if angle_deg is not None else "frame_index"
-            raise _invalid(field, "Only spin sessions (studio360, walk360) take angles/frames.")
+            raise _misplaced(field, "Only spin sessions (studio360, walk360) take angles/frames.")
         names = session.still_names
         if shot_name is not None and names and shot_name not in names:
-            raise _invalid("shot_name", "Not in this session's shot list.")
+            raise _misplaced("shot_name", "Not in this session's shot list.")
         return None, None, shot_name
 
     if shot_name is not None:
-        raise _invalid("shot_name", "Spin sessions take angle_deg or frame_index, not shots.")
+        raise _misplaced("shot_name", "Spin sessions take angle_deg or frame_index, not shots.")
     if angle_deg is not None and frame_index is not None:
         raise _invalid("non_field_errors", "Send angle_deg or frame_index, not both.")
     frame_count = session.frame_count
@@ -167,7 +178,7 @@ def _placement(
         frame_count = None  # a shot list edited by hand: no frames to assign
     if frame_index is not None:
         if not frame_count or frame_index >= frame_count:
-            raise _invalid(
+            raise _misplaced(
                 "frame_index", f"Must be below the session's frame_count ({frame_count})."
             )
         return frame_index, spin_angle(frame_index=frame_index, frame_count=frame_count), None

@@ -191,8 +191,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "SessionStatusEnum": "sessions_app.models.CaptureSession.Status",
+        "SessionModeEnum": "sessions_app.models.CaptureSession.Mode",
         "ImageStatusEnum": "images_app.models.Image.Status",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "imaging.api.schema.postprocess_operations",
+    ],
 }
 
 # --- OIDC (API login and admin browser flow)

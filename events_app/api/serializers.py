@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events_app.models import Event
+from imaging.api.fields import StrictCharField, StrictUUIDField
 
 MAX_BATCH = 500
 MAX_MESSAGE_CHARS = 2000
@@ -30,14 +32,38 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _json_value_schema(containers: int) -> dict[str, Any]:
+    """Any JSON value with at most ``containers`` levels of arrays/objects inside it."""
+    scalars: list[dict[str, Any]] = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+    if containers > 0:
+        inner = _json_value_schema(containers - 1)
+        scalars += [
+            {"type": "array", "items": inner},
+            {"type": "object", "additionalProperties": inner},
+        ]
+    return {"nullable": True, "anyOf": scalars}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": f"Free-form details: at most {MAX_META_BYTES} bytes as JSON, nested at "
+        f"most {MAX_META_DEPTH} levels (this object included).",
+        "additionalProperties": _json_value_schema(MAX_META_DEPTH - 1),
+    }
+)
+class MetaField(serializers.DictField):
+    pass
+
+
 class EventIn(serializers.Serializer):
+    """One event. Other keys are ignored (clients may send more than we store)."""
+
     entity_type = serializers.ChoiceField(choices=Event.EntityType.choices)
-    entity_id = serializers.UUIDField()
+    entity_id = StrictUUIDField()
     type = serializers.ChoiceField(choices=[(t.value, t.label) for t in Event.CLIENT_TYPES])
-    message = serializers.CharField(
-        max_length=MAX_MESSAGE_CHARS, required=False, allow_blank=True, trim_whitespace=False
-    )
-    meta = serializers.DictField(required=False)
+    message = StrictCharField(max_length=MAX_MESSAGE_CHARS, required=False, allow_blank=True)
+    meta = MetaField(required=False)
 
     def validate_meta(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_META_BYTES:
@@ -47,10 +73,24 @@ class EventIn(serializers.Serializer):
         return value
 
 
-class EventBatchIn(serializers.Serializer):
-    """Documentation of the batch shape; validation goes item by item (see the view)."""
+class EventSingleIn(EventIn):
+    """A body of one event: the event's own keys, without ``events`` (that makes a batch).
 
-    events = EventIn(many=True, min_length=1, max_length=MAX_BATCH)
+    Documentation of the shape; ``events_validate`` checks it.
+    """
+
+    schema_rules = {"not": {"required": ["events"]}}
+
+
+class EventBatchIn(serializers.Serializer):
+    """A body of up to 500 events and nothing else (the whole batch is refused otherwise).
+
+    Documentation of the shape; ``events_validate`` checks it item by item.
+    """
+
+    schema_rules = {"additionalProperties": False}
+
+    events = serializers.ListField(child=EventIn(), min_length=1, max_length=MAX_BATCH)
 
 
 class EventsAccepted(serializers.Serializer):

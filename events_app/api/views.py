@@ -10,8 +10,8 @@ from events_app import services
 from events_app.api.serializers import (
     MAX_BATCH,
     EventBatchIn,
-    EventIn,
     EventsAccepted,
+    EventSingleIn,
     events_validate,
 )
 from imaging.api import ratelimit
@@ -37,7 +37,7 @@ class EventIngestView(ApiView):
     @extend_schema(
         request=PolymorphicProxySerializer(
             component_name="EventIngest",
-            serializers=[EventIn, EventBatchIn],
+            serializers=[EventSingleIn, EventBatchIn],
             resource_type_field_name=None,
         ),
         responses={201: EventsAccepted, **error_responses(400, 401, 404, 413, 415, 429)},

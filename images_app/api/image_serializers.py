@@ -9,16 +9,17 @@ from rest_framework import serializers
 
 from images_app import storage
 from images_app.models import Image
+from imaging.api.fields import QueryIntegerField, StrictUUIDField
 
 
 class ImageListQuery(serializers.Serializer):
     """``session_id`` is required; ``limit``/``offset`` are additive (a 360-frame spin fits
     in one page by default)."""
 
-    session_id = serializers.UUIDField()
+    session_id = StrictUUIDField()
     status = serializers.ChoiceField(choices=Image.Status.choices, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)
-    offset = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+    limit = QueryIntegerField(min_value=1, max_value=1000, default=500)
+    offset = QueryIntegerField(min_value=0, max_value=10_000_000, default=0)
 
 
 @extend_schema_field(

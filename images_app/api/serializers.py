@@ -2,52 +2,35 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from rest_framework import serializers
 
 from images_app.models import Image
-
-
-class StrictCharField(serializers.CharField):
-    """A string and only a string: DRF's CharField would turn 123 into "123"."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only: DRF's IntegerField also takes "5" and 5.0."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictUUIDField(serializers.UUIDField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", value=str(data)[:64])
-        return super().to_internal_value(data)
-
-
-# Control characters and the bidi overrides that make a name display as something else.
-# (CharField itself refuses lone surrogates, which PostgreSQL cannot store.)
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _no_control_characters(value: str) -> None:
-    if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in value):
-        raise serializers.ValidationError("Control characters are not allowed.")
+from imaging.api.fields import (
+    VISIBLE_TEXT,
+    StrictCharField,
+    StrictIntegerField,
+    StrictUUIDField,
+)
 
 
 class PresignRequest(serializers.Serializer):
+    """Where the photo goes: ``angle_deg`` or ``frame_index`` (not both) in a spin,
+    ``shot_name`` in stills. Whether that fits the session is the service's to say (409)."""
+
+    schema_rules = {
+        "not": {
+            "description": "angle_deg and frame_index together",
+            "required": ["angle_deg", "frame_index"],
+            "properties": {"angle_deg": {"type": "integer"}, "frame_index": {"type": "integer"}},
+        }
+    }
+
     session_id = StrictUUIDField()
     file_name = StrictCharField(
-        max_length=255, trim_whitespace=False, validators=[_no_control_characters]
+        max_length=255,
+        pattern=VISIBLE_TEXT,
+        pattern_message="Must be visible text without control characters.",
+        help_text="The device's name for the file; stored as metadata, never part of a key.",
     )
     # Exactly these strings: no case folding, no parameters (``image/jpeg; x=1``).
     content_type = serializers.ChoiceField(choices=Image.ContentType.values)
@@ -63,17 +46,19 @@ class PresignRequest(serializers.Serializer):
         required=False,
         allow_null=True,
         max_length=64,
-        trim_whitespace=False,
-        validators=[_no_control_characters],
+        pattern=VISIBLE_TEXT,
+        pattern_message="Must be visible text without control characters.",
     )
-
-    def validate_file_name(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.")
-        return value
 
     def validate_content_sha256(self, value: str) -> str:
         return value.lower()
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("angle_deg") is not None and attrs.get("frame_index") is not None:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send angle_deg or frame_index, not both."]}
+            )
+        return attrs
 
 
 class PresignResponse(serializers.Serializer):

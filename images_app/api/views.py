@@ -34,7 +34,7 @@ class ImageListView(ApiView):
         operation_id="images_list",
     )
     def get(self, request):
-        query = self.validated(ImageListQuery, request.query_params)
+        query = self.validated_query(ImageListQuery)
         session = selectors.session_get_visible(actor=self.actor, session_id=query["session_id"])
         if session is None:
             raise _not_found("Session")
@@ -51,6 +51,8 @@ class ImageListView(ApiView):
 
 
 class ImageDetailView(ApiView):
+    """One image with its keys, size, EXIF, QC and thumbnail URLs."""
+
     permission_classes = [IsUser]
 
     @extend_schema(

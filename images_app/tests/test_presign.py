@@ -299,11 +299,20 @@ def test_angle_outside_0_to_359_or_not_an_integer_is_refused(api, device, spin, 
     assert "angle_deg" in response.json()["error"]["details"]
 
 
-@pytest.mark.parametrize("index", [-1, 24, 25, "3", 2.5, False])
-def test_frame_index_outside_the_spin_or_not_an_integer_is_refused(api, device, spin, index):
+@pytest.mark.parametrize("index", [-1, "3", 2.5, False])
+def test_a_frame_index_that_is_not_a_whole_number_from_0_is_refused(api, device, spin, index):
     response = _presign(api(device), spin, frame_index=index)
 
     assert response.status_code == 400
+    assert "frame_index" in response.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("index", [24, 25])
+def test_a_frame_index_beyond_the_spin_conflicts_with_the_session(api, device, spin, index):
+    response = _presign(api(device), spin, frame_index=index)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "PLACEMENT_CONFLICT"
     assert "frame_index" in response.json()["error"]["details"]
 
 
@@ -317,7 +326,8 @@ def test_angle_and_frame_together_are_refused(api, device, spin):
 def test_a_shot_name_on_a_spin_is_refused(api, device, spin):
     response = _presign(api(device), spin, shot_name="front_3q")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "PLACEMENT_CONFLICT"
     assert "shot_name" in response.json()["error"]["details"]
 
 
@@ -325,14 +335,16 @@ def test_a_shot_name_on_a_spin_is_refused(api, device, spin):
 def test_angles_and_frames_on_a_stills_session_are_refused(api, operator, stills, field):
     response = _presign(api(operator), stills, **field)
 
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "PLACEMENT_CONFLICT"
     assert set(response.json()["error"]["details"]) == set(field)
 
 
 def test_a_shot_name_outside_the_shot_list_is_refused(api, operator, stills):
     response = _presign(api(operator), stills, shot_name="engine_bay")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "PLACEMENT_CONFLICT"
     assert "shot_name" in response.json()["error"]["details"]
     assert not Image.objects.exists()
 
@@ -610,7 +622,7 @@ def test_a_spin_without_a_usable_frame_count_takes_angles_but_no_frames(
 
     assert (automatic.json()["frame_index"], automatic.json()["angle_deg"]) == (None, None)
     assert (by_angle.json()["frame_index"], by_angle.json()["angle_deg"]) == (None, 90)
-    assert by_frame.status_code == 400
+    assert by_frame.status_code == 409
 
 
 @pytest.mark.django_db(transaction=True)
@@ -656,6 +668,7 @@ def test_the_schema_documents_the_presign_request_response_and_errors(api):
         "404",
         "409",
         "413",
+        "414",
         "415",
         "429",
     }

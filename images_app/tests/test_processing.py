@@ -327,7 +327,8 @@ def test_an_unreachable_store_puts_the_image_back_and_raises_for_a_retry(session
     with pytest.raises(storage.StorageUnavailable):
         image_process(image_id=image.id)
     image.refresh_from_db()
-    assert (image.status, image.attempts, image.processing_started_at) == ("pending", 1, None)
+    # An outage is not the photo's fault: the attempt is given back.
+    assert (image.status, image.attempts, image.processing_started_at) == ("pending", 0, None)
     assert not events_of(image).exists()
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from imaging.api.errors import error_response
+from imaging.api.fields import QueryIntegerField
 
 
 class ApiView(APIView):
@@ -35,14 +37,39 @@ class ApiView(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def validated_query(self, serializer_class: type[serializers.Serializer]) -> dict:
+        """The query string checked against ``serializer_class``, whose fields are the
+        documented parameters.
+
+        - A repeated parameter is a 400, not "the last one wins".
+        - An optional parameter given empty (``?status=``) is the same as leaving it out;
+          an empty required one is checked (and refused) like any other value.
+        """
+        params = self.request.query_params
+        fields = serializer_class().fields
+        repeated = {
+            name: ["Give this parameter once."] for name in fields if len(params.getlist(name)) > 1
+        }
+        if repeated:
+            raise serializers.ValidationError(repeated)
+        data = {
+            name: params[name]
+            for name, field in fields.items()
+            if name in params and (params[name] != "" or field.required)
+        }
+        return self.validated(serializer_class, data)
+
 
 class LimitOffsetQuery(serializers.Serializer):
     """``limit`` 1-100 (default 50; more is a 400, not clamped) and ``offset`` ≥ 0."""
 
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
-    offset = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+    limit = QueryIntegerField(min_value=1, max_value=100, default=50)
+    offset = QueryIntegerField(min_value=0, max_value=10_000_000, default=0)
 
 
+# No CSRF check on the JSON fallbacks: a POST to an unknown API path is a 404, not a CSRF
+# failure page (the API authenticates by bearer token, never by cookie).
+@csrf_exempt
 def not_found(request, exception=None) -> JsonResponse:
     return error_response(request, 404, "NOT_FOUND")
 

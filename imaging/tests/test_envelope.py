@@ -4,6 +4,7 @@ import json
 import uuid
 
 import pytest
+from rest_framework.test import APIClient
 
 from accounts.models import Device, Organization
 
@@ -104,6 +105,12 @@ def test_an_escaped_surrogate_pair_is_one_character_and_accepted(api, org):
 
     assert response.status_code == 200, response.content
     assert Device.objects.get().model == "Car \U0001f697"
+
+
+def test_a_post_to_an_unknown_api_path_is_a_404_envelope_not_a_csrf_failure():
+    client = APIClient(enforce_csrf_checks=True)
+    response = client.post("/v1/sessions/not-a-uuid", {}, format="json")
+    assert_envelope(response, 404, "NOT_FOUND")
 
 
 def test_oversized_body_is_a_413_envelope(api, settings):

@@ -2,49 +2,206 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from imaging.api.fields import (
+    StrictCharField,
+    StrictDateTimeField,
+    StrictUUIDField,
+    ecma,
+    matches_whole,
+)
 from imaging.api.views import LimitOffsetQuery
 from sessions_app.models import CaptureSession
+from sessions_app.services import (
+    FRAME_COUNT_MAX,
+    FRAME_COUNT_MIN,
+    STILL_NAME_MAX_LENGTH,
+    STILL_NAME_PATTERN,
+    STILLS_MAX,
+)
 
 # --- Input
+#
+# The JSON Schema of each input is exactly what the server accepts; the patterns below are
+# checked by the serializers and published in the schema from the same strings.
+
+JSON_SPACE = r"[ \t\n\r]"
+# 17 characters of A-Z and 0-9 without I, O and Q, either case (stored upper-cased).
+VIN_CHARACTERS = r"[A-HJ-NPR-Za-hj-npr-z0-9]{17}"
+# Printable ASCII, 1-64 characters, not starting or ending with a space.
+STOCK_CHARACTERS = r"[!-~](?:[ -~]{0,62}[!-~])?"
+# Surrounding whitespace is dropped; a blank value counts as absent.
+VIN_INPUT = rf"{JSON_SPACE}*(?:{VIN_CHARACTERS}{JSON_SPACE}*)?"
+STOCK_INPUT = rf"{JSON_SPACE}*(?:{STOCK_CHARACTERS}{JSON_SPACE}*)?"
+VIN_GIVEN = rf"{JSON_SPACE}*{VIN_CHARACTERS}{JSON_SPACE}*"
+STOCK_GIVEN = rf"{JSON_SPACE}*{STOCK_CHARACTERS}{JSON_SPACE}*"
+# A numeric stock number is taken as its decimal text.
+STOCK_NUMBER_MAX = 10**18 - 1
 
 
-class UuidField(serializers.UUIDField):
-    """A uuid given as a string: DRF would also take the JSON number 42 as UUID(int=42)."""
+def _stock_schema(pattern: str) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": ecma(pattern)},
+            {"type": "integer", "minimum": 0, "maximum": STOCK_NUMBER_MAX},
+        ]
+    }
 
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
+
+VEHICLE_KEYS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The vehicle by VIN, stock number or both; at least one of them is given "
+    "(not null, not blank). A known VIN or stock number reuses its vehicle.",
+    "properties": {
+        "vin": {
+            "type": "string",
+            "nullable": True,
+            "pattern": ecma(VIN_INPUT),
+            "description": "17 characters, I, O and Q excluded; stored upper-cased.",
+        },
+        "stock": {
+            **_stock_schema(STOCK_INPUT),
+            "nullable": True,
+            "description": "1-64 printable ASCII characters, or a whole number.",
+        },
+    },
+    "anyOf": [
+        {
+            "required": ["vin"],
+            "properties": {"vin": {"type": "string", "pattern": ecma(VIN_GIVEN)}},
+        },
+        {"required": ["stock"], "properties": {"stock": _stock_schema(STOCK_GIVEN)}},
+    ],
+}
 
 
+class StockNumberField(serializers.Field):
+    """A stock number as text, or as a whole number (taken as its decimal text)."""
+
+    default_error_messages = {
+        "invalid": "A stock number is 1-64 printable ASCII characters or a whole number "
+        f"from 0 to {STOCK_NUMBER_MAX}.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            if 0 <= data <= STOCK_NUMBER_MAX:
+                return str(data)
+        elif isinstance(data, str) and matches_whole(STOCK_INPUT, data):
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field(VEHICLE_KEYS_SCHEMA, component_name="VehicleKeysInput")
 class VehicleKeysInput(serializers.Serializer):
-    vin = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, help_text="17 characters; upper-cased."
+    vin = StrictCharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        pattern=VIN_INPUT,
+        pattern_message="A VIN is 17 characters of A-Z and 0-9; the letters I, O and Q are "
+        "not used.",
     )
-    stock = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, help_text="1-64 characters."
-    )
+    stock = StockNumberField(required=False, allow_null=True)
+
+
+def _still_names_schema() -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": "Names of the stills to take, in order.",
+        "maxItems": STILLS_MAX,
+        "uniqueItems": True,
+        "items": {
+            "type": "string",
+            "pattern": ecma(STILL_NAME_PATTERN.pattern),
+            "description": f"1-{STILL_NAME_MAX_LENGTH} characters of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit.",
+        },
+    }
+
+
+def _shot_list_schema(mode: str) -> dict[str, Any]:
+    """What ``shot_list`` accepts in a session of ``mode`` (see ``shot_list_clean``)."""
+    properties: dict[str, Any] = {"stills": _still_names_schema()}
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    if mode in CaptureSession.SPIN_MODES:
+        properties = {
+            mode: {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["frame_count"],
+                "properties": {
+                    "frame_count": {
+                        "type": "integer",
+                        "minimum": FRAME_COUNT_MIN,
+                        "maximum": FRAME_COUNT_MAX,
+                        "description": "Frames of the spin; frame i is at i * 360 / "
+                        "frame_count degrees.",
+                    }
+                },
+            },
+            **properties,
+        }
+        schema["required"] = [mode]
+    return {**schema, "properties": properties}
+
+
+class ShotListField(serializers.DictField):
+    """``shot_list`` of one mode: documentation only; ``shot_list_clean`` checks it."""
+
+    def __init__(self, *, mode: str, **kwargs: Any) -> None:
+        self._spectacular_annotation = {"field": _shot_list_schema(mode)}
+        super().__init__(**kwargs)
+
+
+class ModeField(serializers.CharField):
+    """``mode`` of a branch of the create body: this one value."""
+
+    def __init__(self, *, mode: str, **kwargs: Any) -> None:
+        self._spectacular_annotation = {"field": {"type": "string", "enum": [mode]}}
+        super().__init__(**kwargs)
 
 
 class SessionCreateInput(serializers.Serializer):
-    """Any other field (``id``, ``org_id``, ``status``, ``started_at``...) is ignored."""
+    """Validates the create body; any other field (``id``, ``org_id``, ``status``,
+    ``started_at``...) is ignored. The shot list is ``shot_list_clean``'s to check."""
 
-    site_id = UuidField()
-    vehicle = VehicleKeysInput(help_text="At least one of vin and stock.")
+    site_id = StrictUUIDField()
+    vehicle = VehicleKeysInput()
     mode = serializers.ChoiceField(choices=CaptureSession.Mode.choices)
-    shot_list = serializers.DictField(
-        required=False,
-        default=dict,
-        help_text='By mode: {"studio360": {"frame_count": 24}}, {"walk360": {"frame_count": '
-        'N}} (required for that spin mode), {"stills": ["front_3q", ...]} (optional).',
-    )
+    shot_list = serializers.DictField(required=False, default=dict)
+
+
+def _create_input_of(mode: str) -> type[serializers.Serializer]:
+    """The create body of a ``mode`` session, for the schema: a spin needs its frame count."""
+    spin = mode in CaptureSession.SPIN_MODES
+    fields = {
+        "site_id": StrictUUIDField(),
+        "vehicle": VehicleKeysInput(),
+        "mode": ModeField(mode=mode),
+        "shot_list": ShotListField(mode=mode, required=spin),
+    }
+    name = f"SessionCreate{mode.capitalize()}"
+    return type(name, (serializers.Serializer,), {**fields, "__doc__": f"A {mode} session."})
+
+
+SESSION_CREATE_REQUEST = PolymorphicProxySerializer(
+    component_name="SessionCreate",
+    serializers={mode: _create_input_of(mode) for mode in CaptureSession.Mode.values},
+    resource_type_field_name="mode",
+)
 
 
 class SessionFinishInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=[(s.value, s.label) for s in CaptureSession.FINISHED])
-    completed_at = serializers.DateTimeField(
+    completed_at = StrictDateTimeField(
         required=False,
         allow_null=True,
         help_text="Used if not before started_at and at most 5 minutes ahead; else now.",
@@ -52,9 +209,9 @@ class SessionFinishInput(serializers.Serializer):
 
 
 class SessionListQuery(LimitOffsetQuery):
-    site_id = UuidField(required=False)
+    site_id = StrictUUIDField(required=False)
     status = serializers.ChoiceField(choices=CaptureSession.Status.choices, required=False)
-    vehicle_id = UuidField(required=False)
+    vehicle_id = StrictUUIDField(required=False)
 
 
 # --- Output

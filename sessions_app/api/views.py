@@ -16,6 +16,7 @@ from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
+    SESSION_CREATE_REQUEST,
     SessionCreateInput,
     SessionDetailOutput,
     SessionFinishInput,
@@ -42,7 +43,7 @@ class SessionListCreateView(ApiView):
         responses={200: SessionListOutput, **error_responses(400, 401, 403, 429)},
     )
     def get(self, request):
-        query = self.validated(SessionListQuery, request.query_params)
+        query = self.validated_query(SessionListQuery)
         sessions = selectors.session_list(
             actor=self.actor,
             site_id=query.get("site_id"),
@@ -63,7 +64,7 @@ class SessionListCreateView(ApiView):
     @extend_schema(
         operation_id="sessions_create",
         summary="Start a capture session (the vehicle is found or created by VIN or stock)",
-        request=SessionCreateInput,
+        request=SESSION_CREATE_REQUEST,
         responses={
             201: SessionOutput,
             **error_responses(400, 401, 403, 404, 409, 413, 415, 429),

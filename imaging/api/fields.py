@@ -1,0 +1,138 @@
+"""Serializer fields that accept exactly what the OpenAPI schema says they accept.
+
+DRF's fields are lenient in ways a JSON Schema cannot describe: CharField turns 5 into "5"
+and trims whitespace, IntegerField takes "5" and 5.0, UUIDField takes 32 bare hex digits or
+a URN, DateTimeField takes a dozen spellings, and query-string integers pass through
+Python's ``int()`` (" 5", "1_0", Arabic-Indic digits). These take one JSON type and one
+spelling each, so a request the schema calls valid is accepted and one it calls invalid is
+refused (and schemathesis holds us to both).
+
+Patterns are written ``\\A(?:...)\\Z`` so Python matches the whole string (``$`` would also
+match before a trailing newline); drf-spectacular publishes them as ECMA ``^(?:...)$``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+# C0 and C1 controls, line/paragraph separators and the bidi embeddings, overrides and
+# isolates that make a name display as something else.
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069"
+# What ``str.isspace`` calls whitespace, apart from the controls above.
+SPACE_CHARACTERS = r"\x20\xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
+TEXT_CHARACTER = rf"[^{CONTROL_CHARACTERS}]"
+VISIBLE_CHARACTER = rf"[^{CONTROL_CHARACTERS}{SPACE_CHARACTERS}]"
+# A line of text with something visible in it: no controls, not blank.
+VISIBLE_TEXT = rf"{TEXT_CHARACTER}*{VISIBLE_CHARACTER}{TEXT_CHARACTER}*"
+# A line of text with no controls (blank allowed, empty not: see StrictCharField).
+TEXT = rf"{TEXT_CHARACTER}+"
+
+UUID_PATTERN = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+QUERY_INTEGER_PATTERN = re.compile(r"[+-]?[0-9]{1,1000}")
+RFC3339_PATTERN = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]"
+    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?P<fraction>\.[0-9]+)?"
+    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def whole(pattern: str) -> str:
+    """``pattern`` anchored at both ends, for a RegexValidator and the published schema."""
+    return rf"\A(?:{pattern})\Z"
+
+
+def matches_whole(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and only a string, taken as sent (not trimmed).
+
+    ``pattern`` (unanchored; the whole value must match) is checked and published. With
+    ``allow_blank`` the published schema is ``oneOf: [pattern, ""]``, so the pattern must
+    not match the empty string itself.
+    """
+
+    def __init__(self, *, pattern: str | None = None, pattern_message: str = "", **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        if pattern is not None:
+            self.validators.append(
+                RegexValidator(whole(pattern), message=pattern_message or "Not in a valid form.")
+            )
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: not "5", not 5.0, not true."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A uuid string in its canonical 8-4-4-4-12 spelling (either case), as the ``uuid``
+    format of JSON Schema: no bare hex, braces, URNs or JSON numbers."""
+
+    def to_internal_value(self, data: Any) -> uuid.UUID:
+        if not isinstance(data, str) or not UUID_PATTERN.fullmatch(data):
+            self.fail("invalid", value=str(data)[:64])
+        return uuid.UUID(data)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer in a query string: an optional sign and ASCII digits, nothing else."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, str) or not QUERY_INTEGER_PATTERN.fullmatch(data):
+            self.fail("invalid")
+        return int(data)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An RFC 3339 date-time with its offset (``2025-01-15T10:30:00Z``), the schema's
+    ``date-time`` format, as an aware datetime in UTC.
+
+    RFC 3339 allows instants Python cannot hold (year 0, a leap second, a UTC offset that
+    leaves year 1-9999): those come back clamped to the nearest one it can, so a caller
+    that checks plausibility sees them as implausible rather than the request failing.
+    """
+
+    def to_internal_value(self, value: Any) -> datetime:
+        match = RFC3339_PATTERN.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            self.fail("invalid", format="RFC 3339, e.g. 2025-01-15T10:30:00Z")
+        parts = match.groupdict()
+        if parts["date"].startswith("0000"):
+            return datetime.min.replace(tzinfo=UTC)
+        second = min(int(parts["second"]), 59)  # 23:59:60, a leap second
+        offset = parts["offset"].upper().replace("Z", "+00:00")
+        fraction = (parts["fraction"] or ".0")[:7]  # microseconds at most
+        text = f"{parts['date']}T{parts['hour']}:{parts['minute']}:{second:02d}{fraction}{offset}"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail("invalid", format="RFC 3339, e.g. 2025-01-15T10:30:00Z")
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            return (datetime.min if parsed.year < 5000 else datetime.max).replace(tzinfo=UTC)
+
+
+def ecma(pattern: str) -> str:
+    """``pattern`` anchored for a hand-written schema (what drf-spectacular makes of ``whole``)."""
+    return f"^(?:{pattern})$"
