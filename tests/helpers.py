@@ -109,3 +109,8 @@ def http(method: str, url: str, *, token: str | None = None, body: Any = None, *
     except ValueError:
         payload = None
     return response.status_code, payload
+
+
+def full_log(worker) -> str:
+    """Everything a test worker (images_app/tests/test_worker_e2e.Worker) has logged."""
+    return worker.log_path.read_text(errors="replace")
