@@ -4,6 +4,8 @@ set -euo pipefail
 missing=()
 # Browser tests drive Debian's Chromium through Playwright; Playwright never downloads one.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Security, concurrency and fault tests start (and kill) a redis-server of their own.
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
