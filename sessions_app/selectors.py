@@ -69,6 +69,34 @@ def _image_count() -> Coalesce:
     return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
 
 
+# What a list item and a detail show: loading only these columns spares building the rest
+# of every row (a user's password hash, a device's enrolment, timestamps nobody reads).
+_LIST_ITEM_FIELDS = (
+    "id",
+    "mode",
+    "status",
+    "started_at",
+    "vehicle__vin",
+    "vehicle__stock",
+    "operator__name",
+    "site__name",
+)
+_DETAIL_FIELDS = (
+    "id",
+    "org_id",
+    "site_id",
+    "mode",
+    "shot_list",
+    "status",
+    "started_at",
+    "completed_at",
+    "vehicle__vin",
+    "vehicle__stock",
+    "operator__name",
+    "device__model",
+)
+
+
 def session_list(
     *,
     actor: Actor,
@@ -76,7 +104,8 @@ def session_list(
     status: str | None = None,
     vehicle_id: uuid.UUID | None = None,
 ) -> QuerySet[CaptureSession]:
-    """Newest first (id breaks ties), with what a list item embeds loaded in the same query.
+    """Newest first (id breaks ties), with what a list item embeds loaded in the same query
+    (only the columns a list item shows).
 
     ``count()`` on the result leaves the joins and the image count out.
     """
@@ -89,16 +118,19 @@ def session_list(
         sessions = sessions.filter(vehicle_id=vehicle_id)
     return (
         sessions.select_related("vehicle", "operator", "site")
+        .only(*_LIST_ITEM_FIELDS)
         .annotate(image_count=_image_count())
         .order_by("-started_at", "-id")
     )
 
 
 def session_get(*, actor: Actor, session_id: uuid.UUID) -> CaptureSession | None:
-    """One session with what the detail embeds, or None if missing or not the caller's."""
+    """One session with what the detail embeds (only the columns it shows), or None if
+    missing or not the caller's."""
     return (
         sessions_visible_to(actor=actor)
         .select_related("vehicle", "operator", "device")
+        .only(*_DETAIL_FIELDS)
         .filter(pk=session_id)
         .first()
     )
