@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from rest_framework import status
 
 from accounts.models import User
@@ -25,6 +26,7 @@ from images_app import storage
 from images_app.models import Image
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession
+from sessions_app.selectors import sites_usable_by
 
 CONTENT_TYPE_EXTENSIONS = {
     Image.ContentType.JPEG.value: "jpg",
@@ -116,27 +118,27 @@ def _misplaced(field: str, message: str) -> ApplicationError:
 
 
 def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
-    """The caller's session, row-locked for the rest of the transaction."""
+    """The caller's session, row-locked for the rest of the transaction.
+
+    Whether the caller may still use the session's site is read in the same query.
+    """
+    site_usable = sites_usable_by(actor=actor).filter(pk=OuterRef("site_id"))
     session = (
         CaptureSession.objects.select_for_update()
         .filter(pk=session_id, org_id=actor.org_id)
+        .annotate(caller_may_use_site=Exists(site_usable))
         .first()
     )
     if session is None:
         raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
     if actor.is_device:
-        device = actor.device
-        allowed_sites = device.sites.all()
-        limited = allowed_sites.exists()
-        if session.device_id != device.id or (
-            limited and not allowed_sites.filter(pk=session.site_id).exists()
-        ):
+        if session.device_id != actor.device.id or not session.caller_may_use_site:
             raise ApplicationError(
                 "FORBIDDEN", "This session belongs to another caller.", status_code=403
             )
     else:
         user: User = actor.user
-        if not user.sees_all_sites and not user.sites.filter(pk=session.site_id).exists():
+        if not session.caller_may_use_site:
             raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
         if session.operator_id != user.id and user.role != User.Role.ADMIN:
             raise ApplicationError(
