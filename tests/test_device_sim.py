@@ -37,6 +37,19 @@ pytestmark = [
 SIMULATOR = Path(django_settings.BASE_DIR) / "clients" / "device_sim.py"
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process():
+    """Without REDIS_URL, tasks run in-process after commit (the embedded default). Forced
+    here: a fixture elsewhere that reconfigures the Celery app may leave it pointing at a
+    broker once its test is over."""
+    from imaging.celery import app as celery_app
+
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = saved
+
+
 @pytest.fixture
 def code(org) -> str:
     _, raw = enrollment_code_create(org=org, uses=10, expires_in=timedelta(days=1), label="sim")

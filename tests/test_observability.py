@@ -19,6 +19,19 @@ from sessions_app.tests.factories import CaptureSessionFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process():
+    """Without REDIS_URL, tasks run in-process after commit (the embedded default). Forced
+    here: a fixture elsewhere that reconfigures the Celery app may leave it pointing at a
+    broker once its test is over."""
+    from imaging.celery import app as celery_app
+
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = saved
+
+
 def records_of(caplog, logger: str) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.name == logger]
 
