@@ -351,3 +351,34 @@ def test_compose_gives_seaweedfs_the_apps_credentials(compose):
         {"accessKey": "${AWS_ACCESS_KEY_ID}", "secretKey": "${AWS_SECRET_ACCESS_KEY}"}
     ]
     assert "-s3.config=/etc/seaweedfs/s3.json" in compose["services"]["seaweedfs"]["command"]
+
+
+# --- ensure_bucket ---------------------------------------------------------------------------
+
+
+def test_ensure_bucket_creates_the_bucket_once_and_says_which(s3, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from images_app import storage
+
+    settings.S3_BUCKET = f"ensure-{uuid.uuid4().hex[:8]}"
+    for _ in range(2):
+        out = StringIO()
+        call_command("ensure_bucket", "--wait", "10", stdout=out)
+        assert out.getvalue().strip() == settings.S3_BUCKET
+    storage.bucket_check()
+
+
+def test_ensure_bucket_gives_up_on_an_unreachable_store_in_one_line(settings):
+    from django.core.management import CommandError, call_command
+
+    (closed,) = free_ports(1)
+    settings.S3_ENDPOINT_URL = f"http://127.0.0.1:{closed}"
+
+    with pytest.raises(CommandError) as refused:
+        call_command("ensure_bucket", "--wait", "0")
+
+    assert str(refused.value).startswith(f"bucket {settings.S3_BUCKET} not ready after 0s: ")
+    assert "\n" not in str(refused.value)
