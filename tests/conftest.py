@@ -39,22 +39,17 @@ def redis_counters(local_redis, settings) -> LocalRedis:
 
 @dataclass(frozen=True)
 class Broker:
-    url: str
-    prefix: str
     redis: LocalRedis
+    db: int = 1
 
     @property
-    def queue_key(self) -> str:
-        return f"{self.prefix}celery"
+    def url(self) -> str:
+        return self.redis.url(self.db)
 
     def queued(self) -> list[dict]:
-        """The messages waiting in the default queue (oldest first)."""
-        raw = self.redis.client(self.db).lrange(self.queue_key, 0, -1)
+        """The messages waiting in the default queue, oldest first."""
+        raw = self.redis.client(self.db).lrange("celery", 0, -1)
         return [json.loads(message) for message in reversed(raw)]
-
-    @property
-    def db(self) -> int:
-        return int(self.url.rsplit("/", 1)[1])
 
 
 @pytest.fixture
@@ -66,30 +61,23 @@ def local_broker(local_redis, settings) -> Iterator[Broker]:
     """
     from imaging.celery import app as celery_app
 
+    # Read before the settings change: the app loads its configuration from the settings
+    # lazily, and would otherwise "restore" this test's values for every later test.
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
     local_redis.start()
-    broker = Broker(url=local_redis.url(1), prefix=f"t-{uuid.uuid4().hex[:12]}:", redis=local_redis)
+    broker = Broker(redis=local_redis)
+    broker.redis.client(broker.db).flushdb()  # our own server: nothing of anyone else's
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = broker.url
-    keys = ("task_always_eager", "broker_url", "broker_transport_options")
-    saved = {key: celery_app.conf[key] for key in keys}
 
     def use(**conf) -> None:
         celery_app.conf.update(conf)
         celery_app._after_fork()
 
-    use(
-        task_always_eager=False,
-        broker_url=broker.url,
-        broker_transport_options={
-            **saved["broker_transport_options"],
-            "global_keyprefix": broker.prefix,
-        },
-    )
+    use(task_always_eager=False, broker_url=broker.url)
     try:
         yield broker
     finally:
         use(**saved)
         if local_redis.is_running():
-            client = local_redis.client(broker.db)
-            for key in client.scan_iter(match=f"{broker.prefix}*"):
-                client.delete(key)
+            local_redis.client(broker.db).flushdb()
