@@ -69,3 +69,35 @@ def test_parallel_increments_are_all_counted(cache):
         thread.join()
 
     assert cache.get("parallel") == 400
+
+
+def test_a_window_counter_starts_at_its_first_hit_and_expires_with_its_window(cache):
+    assert cache.count_in_window("minute", 3, timeout=60) == 3
+    assert cache.count_in_window("minute", timeout=60) == 4
+
+    client = cache._cache.get_client()
+    assert 0 < client.ttl(cache.make_key("minute")) <= 60
+
+
+def test_later_hits_do_not_push_the_window_back(cache):
+    cache.count_in_window("window", timeout=60)
+    client = cache._cache.get_client()
+    client.expire(cache.make_key("window"), 5)
+
+    cache.count_in_window("window", timeout=60)
+
+    assert client.ttl(cache.make_key("window")) <= 5
+
+
+def test_parallel_window_hits_are_all_counted(cache):
+    def hammer() -> None:
+        for _ in range(50):
+            cache.count_in_window("busy", timeout=60)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert cache.get("busy") == 400
