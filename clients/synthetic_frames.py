@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+from dataclasses import dataclass
 
 # ==========================================================================================
 # A baseline JPEG encoder (YCbCr 4:2:0, the standard Huffman tables), standard library only.
@@ -342,78 +343,92 @@ def _fill_polygon(planes: tuple, points: list[tuple[float, float]], ycc: tuple) 
         cr_plane[row][left:right] = bytes((value_cr,)) * span
 
 
-def _fill_ellipse(planes: tuple, cx: float, cy: float, rx: float, ry: float, ycc: tuple) -> None:
-    points = [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in _angles(40)]
-    _fill_polygon(planes, points, ycc)
+def _ellipse(cx: float, cy: float, rx: float, ry: float) -> list[tuple[float, float]]:
+    return [
+        (cx + rx * math.cos(a), cy + ry * math.sin(a))
+        for a in (2 * math.pi * k / 48 for k in range(48))
+    ]
 
 
-def _angles(count: int) -> list[float]:
-    return [2 * math.pi * k / count for k in range(count)]
+BODY_COLOURS = ((178, 34, 34), (30, 70, 150), (40, 120, 80), (200, 200, 205))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A flat-coloured convex polygon in image coordinates; ``role`` says what it shows."""
+
+    role: str  # "turntable" | "shadow" | "car"
+    points: tuple[tuple[float, float], ...]
+    rgb: tuple[int, int, int]
+
+
+def backdrop_luma(row: int, height: int) -> int:
+    """The studio: a light cyclorama down to the horizon, a darker floor below."""
+    t = row / height
+    return int(205 - 40 * t) if row < int(height * 0.58) else int(150 - 50 * t)
+
+
+def turntable_scene(
+    angle_deg: float, *, width: int, height: int, body_rgb: tuple[int, int, int]
+) -> list[Shape]:
+    """What the camera sees in front of the backdrop, back to front: the turntable, the
+    car's shadow, then the car's visible faces, flat-shaded by one light."""
+    scale = width / 6.2
+    cx, cy = width / 2, height * 0.70
+    radians = math.radians(angle_deg)
+    cos_a, sin_a = math.cos(radians), math.sin(radians)
+
+    def project(point: Vec) -> tuple[float, float]:
+        x, y, z = point
+        xr, zr = x * cos_a - z * sin_a, x * sin_a + z * cos_a
+        # Camera a little above the car, looking slightly down: depth shifts y upwards.
+        return cx + xr * scale, cy - (y * 0.94 + zr * 0.34) * scale
+
+    shapes = [
+        Shape("turntable", tuple(_ellipse(cx, cy, 3.0 * scale, 1.02 * scale)), (70, 72, 78)),
+        Shape("turntable", tuple(_ellipse(cx, cy, 2.7 * scale, 0.92 * scale)), (92, 94, 100)),
+        Shape("shadow", tuple(_ellipse(cx, cy + 2, 2.3 * scale, 0.42 * scale)), (45, 45, 50)),
+    ]
+    light = (-0.4, 0.8, -0.45)
+    # Each part is convex and culled, and the camera looks down: drawing body, cabin, then
+    # wheels and lights paints every visible face over what it hides.
+    for face, colour in _car_parts(body_rgb):
+        projected = [project(p) for p in face]
+        (ax, ay), (bx, by), (qx, qy) = projected[0], projected[1], projected[2]
+        if (bx - ax) * (qy - ay) - (by - ay) * (qx - ax) <= 0:
+            continue  # facing away from the camera
+        (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = face[0], face[1], face[2]
+        ux, uy, uz, vx, vy, vz = x1 - x0, y1 - y0, z1 - z0, x2 - x0, y2 - y0, z2 - z0
+        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+        nxr, nzr = nx * cos_a - nz * sin_a, nx * sin_a + nz * cos_a
+        length = math.sqrt(nxr * nxr + ny * ny + nzr * nzr) or 1.0
+        lambert = max(0.0, (nxr * light[0] + ny * light[1] + nzr * light[2]) / length)
+        shade = 0.45 + 0.6 * lambert
+        rgb = tuple(min(255, round(c * shade)) for c in colour)
+        shapes.append(Shape("car", tuple(projected), rgb))  # type: ignore[arg-type]
+    return shapes
 
 
 def render_turntable_frame(
     angle_deg: float, *, width: int = 480, height: int = 320, seed: int = 0
 ) -> tuple[list[bytearray], list[bytearray], list[bytearray]]:
     """Y, Cb, Cr planes (Cb/Cr at half size) of the car at this turntable angle."""
-    rng = random.Random(seed)
-    body = [(178, 34, 34), (30, 70, 150), (40, 120, 80), (200, 200, 205)][seed % 4]
-    y_plane = [bytearray(width) for _ in range(height)]
+    y_plane = [bytearray((backdrop_luma(row, height),)) * width for row in range(height)]
     cb_plane = [bytearray(b"\x80" * width) for _ in range(height)]
     cr_plane = [bytearray(b"\x80" * width) for _ in range(height)]
     planes = (y_plane, cb_plane, cr_plane)
-    horizon = int(height * 0.58)
-    for row in range(height):  # backdrop: a light cyclorama fading into a darker floor
-        t = row / height
-        y_plane[row][:] = (
-            bytes((int(205 - 40 * t) if row < horizon else int(150 - 50 * t),)) * width
-        )
-    scale = width / 6.2
-    cx, cy = width / 2, height * 0.70
-
-    def project(point: Vec) -> tuple[float, float, float]:
-        x, y, z = point
-        radians = math.radians(angle_deg)
-        xr = x * math.cos(radians) - z * math.sin(radians)
-        zr = x * math.sin(radians) + z * math.cos(radians)
-        # Camera a little above the car, looking slightly down: depth shifts y upwards.
-        return cx + xr * scale, cy - (y * 0.94 + zr * 0.34) * scale, zr
-
-    _fill_ellipse(planes, cx, cy, 3.0 * scale, 3.0 * 0.34 * scale, _rgb_to_ycc(70, 72, 78))
-    _fill_ellipse(planes, cx, cy, 2.7 * scale, 2.7 * 0.34 * scale, _rgb_to_ycc(92, 94, 100))
-    _fill_ellipse(planes, cx, cy + 2, 2.3 * scale, 0.42 * scale, _rgb_to_ycc(45, 45, 50))
-    light = (-0.4, 0.8, -0.45)
-    faces = []
-    for face, color in _car_parts(body):
-        rotated = [project(p) for p in face]
-        (ax, ay, _), (bx, by, _), (qx, qy, _) = rotated[0], rotated[1], rotated[2]
-        if (bx - ax) * (qy - ay) - (by - ay) * (qx - ax) <= 0:
-            continue  # facing away from the camera
-        radians = math.radians(angle_deg)
-        (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = face[0], face[1], face[2]
-        ux, uy, uz, vx, vy, vz = x1 - x0, y1 - y0, z1 - z0, x2 - x0, y2 - y0, z2 - z0
-        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-        nxr = nx * math.cos(radians) - nz * math.sin(radians)
-        nzr = nx * math.sin(radians) + nz * math.cos(radians)
-        length = math.sqrt(nxr * nxr + ny * ny + nzr * nzr) or 1.0
-        lambert = max(0.0, (nxr * light[0] + ny * light[1] + nzr * light[2]) / length)
-        shade = 0.45 + 0.6 * lambert
-        faces.append(([(p[0], p[1]) for p in rotated], tuple(c * shade for c in color)))
-    # Each part is convex and culled, and the camera looks down: drawing body, cabin, then
-    # wheels and lights paints every visible face over what it hides.
-    for points, color in faces:
-        _fill_polygon(planes, points, _rgb_to_ycc(*color))
+    body = BODY_COLOURS[seed % len(BODY_COLOURS)]
+    for shape in turntable_scene(angle_deg, width=width, height=height, body_rgb=body):
+        _fill_polygon(planes, list(shape.points), _rgb_to_ycc(*shape.rgb))
     # Sensor grain: real photos have texture, and QC's sharpness measure looks for edges.
-    grain = rng.randbytes(width * height)
+    grain = random.Random(seed).randbytes(width * height)
     for row in range(height):
-        line = y_plane[row]
         offset = row * width
         y_plane[row] = bytearray(
             min(255, max(0, v + (g % 29) - 14))
-            for v, g in zip(line, grain[offset : offset + width], strict=True)
+            for v, g in zip(y_plane[row], grain[offset : offset + width], strict=True)
         )
-    half_cb = _half(cb_plane)
-    half_cr = _half(cr_plane)
-    return y_plane, half_cb, half_cr
+    return y_plane, _half(cb_plane), _half(cr_plane)
 
 
 def _half(plane: list[bytearray]) -> list[bytearray]:
