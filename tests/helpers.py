@@ -93,7 +93,7 @@ def burst(count: int, send: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-def within_one_rate_window(seconds_needed: int = 15) -> None:
+def within_one_rate_window(seconds_needed: int = 8) -> None:
     """Counters use calendar-minute windows: never let a burst straddle a boundary."""
     if time.time() % 60 > 60 - seconds_needed:
         time.sleep(61 - time.time() % 60)

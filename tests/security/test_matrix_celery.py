@@ -76,11 +76,14 @@ def test_an_image_whose_claims_keep_dying_fails_once_the_attempts_are_used_up(
 # --- visibility timeout above the longest task; work claimed with a conditional update
 
 
-def test_the_visibility_timeout_outlasts_the_hard_time_limit():
+def test_the_visibility_timeout_outlasts_the_longest_task_and_retry_countdown():
     visibility = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
 
     assert visibility > django_settings.CELERY_TASK_TIME_LIMIT
     assert django_settings.CELERY_TASK_SOFT_TIME_LIMIT < django_settings.CELERY_TASK_TIME_LIMIT
+    # A retry waits in the worker, unacknowledged, until its countdown ends: a countdown
+    # longer than the visibility timeout would have Redis hand it out a second time.
+    assert visibility > process_image.retry_backoff_max
 
 
 def test_a_task_delivered_twice_processes_the_image_once(api, admin, uploaded):
