@@ -28,7 +28,7 @@ def redis_counters(local_redis, settings) -> LocalRedis:
     local_redis.start()  # a previous test may have killed it
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "imaging.cache.ReusingRedisCache",  # as in production (settings)
             "LOCATION": local_redis.url(0),
             "KEY_PREFIX": uuid.uuid4().hex,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

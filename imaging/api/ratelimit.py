@@ -1,7 +1,8 @@
 """Per-minute rate limits, atomic under concurrency.
 
-Counters live in the default cache: Redis when ``REDIS_URL`` is set (``INCR`` is atomic
-across processes), local memory otherwise (atomic within one process). Windows are fixed
+Counters live in the default cache: Redis when ``REDIS_URL`` is set (``INCRBY`` is atomic
+across processes; ``imaging.cache`` counts and sets the window's expiry in one round trip),
+local memory otherwise (atomic within one process). Windows are fixed
 calendar minutes. If Redis is unreachable the limit is not enforced for that request
 (fail open, logged): an outage of the counter store must not take the API down.
 """
@@ -45,12 +46,16 @@ def hit(bucket: str, key: str, limit: int, cost: int = 1) -> int | None:
     window = int(now // WINDOW_SECONDS)
     cache_key = f"rl:{bucket}:{key}:{window}"
     try:
-        cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 5)
-        try:
-            count = cache.incr(cache_key, cost)
-        except ValueError:  # expired between add and incr
+        count_in_window = getattr(cache, "count_in_window", None)
+        if count_in_window is not None:  # Redis (imaging.cache): one round trip
+            count = count_in_window(cache_key, cost, timeout=WINDOW_SECONDS + 5)
+        else:
             cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 5)
-            count = cache.incr(cache_key, cost)
+            try:
+                count = cache.incr(cache_key, cost)
+            except ValueError:  # expired between add and incr
+                cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 5)
+                count = cache.incr(cache_key, cost)
     except Exception:  # the counter store is down: documented fail-open
         logger.warning("rate limit store unavailable; %s not enforced", bucket)
         return None

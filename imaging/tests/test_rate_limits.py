@@ -21,7 +21,7 @@ def limits(settings, **overrides):
 def redis_cache(settings, location=REDIS):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "imaging.cache.ReusingRedisCache",  # as in production (settings)
             "LOCATION": location,
             # Tests run in parallel against one Redis: keep each test's counters apart.
             "KEY_PREFIX": uuid.uuid4().hex,
