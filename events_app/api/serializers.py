@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events_app.models import Event
-from imaging.api.fields import StrictCharField, StrictUUIDField
+from imaging.api.fields import UUID_PATTERN, StrictCharField, StrictUUIDField
 
 MAX_BATCH = 500
 MAX_MESSAGE_CHARS = 2000
@@ -97,6 +99,55 @@ class EventsAccepted(serializers.Serializer):
     accepted = serializers.IntegerField()
 
 
+_ENTITY_TYPES = frozenset(Event.EntityType.values)
+_CLIENT_TYPES = frozenset(t.value for t in Event.CLIENT_TYPES)
+# What DRF's CharField refuses in any string: NUL and lone surrogates.
+_REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _meta_fits(meta: dict[str, Any]) -> bool:
+    return (
+        len(json.dumps(meta, ensure_ascii=False).encode()) <= MAX_META_BYTES
+        and _depth(meta) <= MAX_META_DEPTH
+    )
+
+
+def _plainly_valid(item: dict[str, Any]) -> dict[str, Any] | None:
+    """What ``EventIn`` returns for an event it accepts, checked without building a
+    serializer (a batch of 100 through ``EventIn`` costs about 15 ms of CPU here); None
+    when anything is off, and ``EventIn`` then says what, exactly as before."""
+    entity_type, entity_id, type_ = item.get("entity_type"), item.get("entity_id"), item.get("type")
+    if not (
+        isinstance(entity_type, str)
+        and entity_type in _ENTITY_TYPES
+        and isinstance(type_, str)
+        and type_ in _CLIENT_TYPES
+        and isinstance(entity_id, str)
+        and UUID_PATTERN.fullmatch(entity_id)
+    ):
+        return None
+    event: dict[str, Any] = {
+        "entity_type": entity_type,
+        "entity_id": uuid.UUID(entity_id),
+        "type": type_,
+    }
+    if "message" in item:
+        message = item["message"]
+        if (
+            not isinstance(message, str)
+            or len(message) > MAX_MESSAGE_CHARS
+            or _REFUSED_CHARACTERS.search(message)
+        ):
+            return None
+        event["message"] = message
+    if "meta" in item:
+        meta = item["meta"]
+        if not isinstance(meta, dict) or not _meta_fits(meta):
+            return None
+        event["meta"] = meta
+    return event
+
+
 def events_validate(data: Any) -> list[dict[str, Any]]:
     """Validate either shape, all or nothing; a batch's errors are keyed by item index.
 
@@ -126,6 +177,10 @@ def events_validate(data: Any) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             errors[str(index)] = {"non_field_errors": ["Expected a JSON object."]}
+            continue
+        event = _plainly_valid(item)
+        if event is not None:
+            validated.append(event)
             continue
         serializer = EventIn(data=item)
         if serializer.is_valid():
