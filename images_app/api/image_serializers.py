@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from images_app import storage
 from images_app.models import Image
-from imaging.api.fields import QueryIntegerField, StrictUUIDField
+from imaging.api.fields import QueryIntegerField, StrictUUIDField, datetime_text
 
 
 class ImageListQuery(serializers.Serializer):
@@ -49,6 +49,22 @@ class ImageListItem(serializers.ModelSerializer):
         fields = ["id", "angle_deg", "shot_name", "thumb_keys", "qc", "status", "created_at"]
         fields += ["thumb_urls"]
         read_only_fields = fields
+
+
+def image_list_item_data(image: Image) -> dict[str, Any]:
+    """``ImageListItem(image).data``, written out: a 360-frame spin is 360 items, and DRF
+    costs about 40 µs an item here. A test holds the two equal."""
+    thumb_keys = image.thumb_keys or {}
+    return {
+        "id": str(image.id),
+        "angle_deg": image.angle_deg,
+        "shot_name": image.shot_name,
+        "thumb_keys": {str(size): str(key) for size, key in thumb_keys.items()},
+        "qc": image.qc,
+        "status": image.status,
+        "created_at": datetime_text(image.created_at),
+        "thumb_urls": {size: storage.presigned_get(key=key) for size, key in thumb_keys.items()},
+    }
 
 
 class ImageList(serializers.Serializer):

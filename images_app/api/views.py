@@ -9,14 +9,14 @@ from images_app import selectors, services
 from images_app.api.image_serializers import (
     ImageDetail,
     ImageList,
-    ImageListItem,
     ImageListQuery,
     ImagePublished,
+    image_list_item_data,
 )
 from imaging.api.errors import ApplicationError
 from imaging.api.permissions import CanPublish, IsUser
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView
+from imaging.api.views import ApiView, page_total
 
 
 def _not_found(what: str = "Image") -> ApplicationError:
@@ -40,10 +40,11 @@ class ImageListView(ApiView):
             raise _not_found("Session")
         images = selectors.session_images(session=session, status=query.get("status"))
         limit, offset = query["limit"], query["offset"]
+        page = list(images[offset : offset + limit])
         return Response(
             {
-                "data": ImageListItem(images[offset : offset + limit], many=True).data,
-                "total": images.count(),
+                "data": [image_list_item_data(image) for image in page],
+                "total": page_total(images, page, limit=limit, offset=offset),
                 "limit": limit,
                 "offset": offset,
             }

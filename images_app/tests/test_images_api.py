@@ -224,11 +224,24 @@ def test_the_list_query_count_does_not_grow_with_the_images(
     for i in range(count):
         processed(ImageFactory(session=spin, angle_deg=(i * 7) % 360))
     client = api(reviewer)
-    # 1 the user behind the token (with its org), 2 the session within the reviewer's
-    # sites, 3 the page of images, 4 the total.
-    with django_assert_num_queries(4):
+    # 1 the user behind the token, 2 the session within the reviewer's sites, 3 the page of
+    # images (the total is the page's length: it is not full).
+    with django_assert_num_queries(3):
         response = list_images(client, spin)
     assert len(response.json()["data"]) == count
+    assert response.json()["total"] == count
+
+
+def test_a_full_page_counts_the_whole_list(api, reviewer, spin, django_assert_num_queries):
+    for i in range(3):
+        processed(ImageFactory(session=spin, angle_deg=i))
+    client = api(reviewer)
+    # as above, and 4 the total (the page is full, so more may follow)
+    with django_assert_num_queries(4):
+        response = client.get("/v1/images", {"session_id": str(spin.id), "limit": 2})
+    assert (len(response.json()["data"]), response.json()["total"]) == (2, 3)
+    response = client.get("/v1/images", {"session_id": str(spin.id), "offset": 5})
+    assert (len(response.json()["data"]), response.json()["total"]) == (0, 3)
 
 
 def test_detail_has_the_contract_shape(api, reviewer, spin):

@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 # C0 and C1 controls, line/paragraph separators and the bidi embeddings, overrides and
 # isolates that make a name display as something else.
@@ -136,3 +138,11 @@ class StrictDateTimeField(serializers.DateTimeField):
 def ecma(pattern: str) -> str:
     """``pattern`` anchored for a hand-written schema (what drf-spectacular makes of ``whole``)."""
     return f"^(?:{pattern})$"
+
+
+def datetime_text(value: datetime | None) -> str | None:
+    """A datetime as ``DateTimeField`` writes it (``DATETIME_FORMAT``, in the current time
+    zone: UTC), for responses written without a serializer."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.get_current_timezone()).strftime(api_settings.DATETIME_FORMAT)

@@ -11,6 +11,7 @@ from imaging.api.fields import (
     StrictCharField,
     StrictDateTimeField,
     StrictUUIDField,
+    datetime_text,
     ecma,
     matches_whole,
 )
@@ -285,3 +286,47 @@ class SessionDetailOutput(serializers.Serializer):
     status = serializers.ChoiceField(choices=CaptureSession.Status.choices)
     started_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+
+
+# --- Output written out
+#
+# The list writes 50 rows a page and DRF's nested serializers cost about 30 µs a row here;
+# these give the same data as the serializers above (which document the shapes), and a
+# test holds them equal.
+
+
+def _person(user: Any) -> dict[str, Any] | None:
+    return None if user is None else {"id": str(user.id), "name": user.name}
+
+
+def session_list_item_data(session: CaptureSession) -> dict[str, Any]:
+    """``SessionListItemOutput(session).data`` (``session`` from ``session_list``)."""
+    vehicle, site = session.vehicle, session.site
+    return {
+        "id": str(session.id),
+        "vehicle": {"vin": vehicle.vin, "stock": vehicle.stock},
+        "mode": session.mode,
+        "status": session.status,
+        "operator": _person(session.operator),
+        "site": {"id": str(site.id), "name": site.name},
+        "started_at": datetime_text(session.started_at),
+        "image_count": session.image_count,
+    }
+
+
+def session_detail_data(session: CaptureSession) -> dict[str, Any]:
+    """``SessionDetailOutput(session).data`` (``session`` from ``session_get``)."""
+    vehicle, device = session.vehicle, session.device
+    return {
+        "id": str(session.id),
+        "org_id": str(session.org_id),
+        "site_id": str(session.site_id),
+        "vehicle": {"vin": vehicle.vin, "stock": vehicle.stock, "id": str(vehicle.id)},
+        "mode": session.mode,
+        "shot_list": session.shot_list,
+        "operator": _person(session.operator),
+        "device": None if device is None else {"id": str(device.id), "model": device.model},
+        "status": session.status,
+        "started_at": datetime_text(session.started_at),
+        "completed_at": datetime_text(session.completed_at),
+    }

@@ -13,17 +13,18 @@ from rest_framework.response import Response
 
 from imaging.api.permissions import IsUser
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView
+from imaging.api.views import ApiView, page_total
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
     SessionCreateInput,
     SessionDetailOutput,
     SessionFinishInput,
-    SessionListItemOutput,
     SessionListOutput,
     SessionListQuery,
     SessionOutput,
+    session_detail_data,
+    session_list_item_data,
 )
 from sessions_app.models import CaptureSession
 
@@ -51,11 +52,11 @@ class SessionListCreateView(ApiView):
             vehicle_id=query.get("vehicle_id"),
         )
         limit, offset = query["limit"], query["offset"]
-        page = sessions[offset : offset + limit]
+        page = list(sessions[offset : offset + limit])
         return Response(
             {
-                "data": SessionListItemOutput(page, many=True).data,
-                "total": sessions.count(),
+                "data": [session_list_item_data(session) for session in page],
+                "total": page_total(sessions, page, limit=limit, offset=offset),
                 "limit": limit,
                 "offset": offset,
             }
@@ -115,7 +116,7 @@ class SessionDetailView(ApiView):
         responses={200: SessionDetailOutput, **error_responses(401, 404, 429)},
     )
     def get(self, request, pk: uuid.UUID):
-        return Response(SessionDetailOutput(self._get_visible(pk)).data)
+        return Response(session_detail_data(self._get_visible(pk)))
 
     @extend_schema(
         operation_id="sessions_finish",
@@ -132,4 +133,4 @@ class SessionDetailView(ApiView):
             actor=self.actor,
             request_id=request.request_id,
         )
-        return Response(SessionDetailOutput(self._get_visible(pk)).data)
+        return Response(session_detail_data(self._get_visible(pk)))
