@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate lint fmt check clean bench fuzz
+.PHONY: run test test-faults venv migrate lint fmt check clean bench fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ run: venv
 
 test: venv
 	bash scripts/ensure-test-deps.sh
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -n 2 --dist loadgroup
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -n 2 --dist loadgroup -m "not faults"
+
+# Kills and restarts workers, Redis, SeaweedFS and database connections: slower, kept apart.
+test-faults: venv
+	bash scripts/ensure-test-deps.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -m faults tests/faults
 
 lint: venv
 	$(VENV)/bin/ruff check .

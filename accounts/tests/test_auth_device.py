@@ -24,6 +24,7 @@ def test_knowing_the_org_id_is_not_enough(api, org):
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
     assert response["X-Request-ID"] == response.json()["request_id"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_open_enrollment_org_accepts_new_devices(api, org):

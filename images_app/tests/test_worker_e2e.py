@@ -203,10 +203,11 @@ def broker(settings) -> Iterator[str]:
     the same time never share a queue.
     """
     prefix = f"e2e-{uuid.uuid4().hex[:12]}:"
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    settings.CELERY_BROKER_URL = REDIS_URL
+    # Read what to restore before touching the settings: the app loads its config lazily.
     keys = ("task_always_eager", "broker_url", "broker_transport_options")
     saved = {key: celery_app.conf[key] for key in keys}
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = REDIS_URL
 
     def use(**conf: Any) -> None:
         celery_app.conf.update(conf)

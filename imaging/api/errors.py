@@ -114,7 +114,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     if isinstance(exc, ApplicationError):
         body = envelope(request, exc.status_code, exc.code, exc.message, exc.details)
-        return Response(body, status=exc.status_code)
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
