@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import BooleanField, ExpressionWrapper
 from rest_framework import status
 
 from accounts.models import User
@@ -26,7 +26,7 @@ from images_app import storage
 from images_app.models import Image
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession
-from sessions_app.selectors import sites_usable_by
+from sessions_app.selectors import may_use_site_of_row
 
 CONTENT_TYPE_EXTENSIONS = {
     Image.ContentType.JPEG.value: "jpg",
@@ -122,11 +122,14 @@ def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
 
     Whether the caller may still use the session's site is read in the same query.
     """
-    site_usable = sites_usable_by(actor=actor).filter(pk=OuterRef("site_id"))
     session = (
         CaptureSession.objects.select_for_update()
         .filter(pk=session_id, org_id=actor.org_id)
-        .annotate(caller_may_use_site=Exists(site_usable))
+        .annotate(
+            caller_may_use_site=ExpressionWrapper(
+                may_use_site_of_row(actor=actor), output_field=BooleanField()
+            )
+        )
         .first()
     )
     if session is None:
