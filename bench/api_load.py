@@ -603,27 +603,22 @@ def profile(
     seconds: float,
     run_load: Callable[[], Run],
     tmp: Path,
+    wall: bool = False,
     top: int = 40,
 ) -> Run:
     """Sample every gunicorn worker with py-spy while ``run_load`` runs; print where the
     time goes: each function's share of the samples, inclusive (anywhere on the stack) and
-    self (on top of it)."""
+    self (on top of it). CPU time by default (the thread holding the GIL); ``wall`` samples
+    every thread, so waits on the database, Redis or the GIL show too."""
     workers = _children(processes.gunicorn.pid)
     samplers = []
     for pid in workers:
         output = tmp / f"profile-{pid}.txt"
         command = [
             *(py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds))),
-            *(
-                "--rate",
-                "200",
-                "--nonblocking",
-                "--gil",
-                "--format",
-                "raw",
-                "--output",
-                str(output),
-            ),
+            *("--rate", "200", "--nonblocking", "--format", "raw", "--output", str(output)),
+            # CPU: threads holding the GIL; wall: every thread, waiting ones included.
+            "--idle" if wall else "--gil",
         ]
         sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         samplers.append((sampler, output))
@@ -646,7 +641,8 @@ def profile(
                 inclusive[frame] = inclusive.get(frame, 0) + count
             if frames:
                 own[frames[-1]] = own.get(frames[-1], 0) + count
-    print(f"\nprofile: {total} samples of {len(workers)} workers (py-spy, 200 Hz)")
+    kind = "every thread, waits included" if wall else "the thread holding the GIL"
+    print(f"\nprofile: {total} samples of {len(workers)} workers (py-spy, 200 Hz, {kind})")
     print("inclusive  self  function")
     for frame, count in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
         print(f"{100 * count / total:>8.1f}% {100 * own.get(frame, 0) / total:>5.1f}%  {frame}")
@@ -697,6 +693,11 @@ def main() -> int:
         "the workers' time goes (py-spy on PATH or in $PY_SPY; needs ptrace)",
     )
     parser.add_argument(
+        "--profile-wall",
+        action="store_true",
+        help="with --profile: sample every thread (waits included), not only CPU",
+    )
+    parser.add_argument(
         "--hold",
         action="store_true",
         help="after seeding, print the server URL and wait for Enter (to profile by hand)",
@@ -745,7 +746,7 @@ def main() -> int:
 
         django.setup()
         from django.core.management import call_command
-        from django.db import connections
+        from django.db import connection, connections
         from django.db.models import Count
 
         from events_app.models import Event
@@ -756,6 +757,8 @@ def main() -> int:
         storage.bucket_ensure()
         seed_started = time.monotonic()
         seeded = seed()
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # a live database has statistics; the planner needs them
         print(f"seeded in {time.monotonic() - seed_started:.1f} s", flush=True)
         events_before = Event.objects.count()
         presign_images_before = Image.objects.filter(
@@ -849,6 +852,7 @@ def main() -> int:
                         record_ids=id_files[2] if record else None,
                     ),
                     tmp=tmp,
+                    wall=args.profile_wall,
                 )
                 extra.append(profiled)
                 print(f"  (under the profiler: {profiled.rps:.0f} req/s)\n", flush=True)
