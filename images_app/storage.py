@@ -177,6 +177,13 @@ _UNRESERVED = "-_.~"  # what SigV4 leaves unencoded in a query value
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@functools.lru_cache(maxsize=64)
+def _query_value(text: str) -> str:
+    """``text`` encoded for a SigV4 query string; the credential scope and the signed
+    header names repeat for every URL of a day, and ``quote`` goes character by character."""
+    return quote(text, safe=_UNRESERVED)
+
+
 @functools.lru_cache(maxsize=8)
 def _signing_key(secret_key: str, day: str, region: str) -> bytes:
     """The SigV4 key of one day and region (the chain of four HMACs)."""
@@ -227,10 +234,10 @@ class UrlSigner:
         # Already in canonical (sorted) order.
         query = (
             "X-Amz-Algorithm=AWS4-HMAC-SHA256"
-            f"&X-Amz-Credential={quote(f'{self.access_key}/{scope}', safe=_UNRESERVED)}"
+            f"&X-Amz-Credential={_query_value(f'{self.access_key}/{scope}')}"
             f"&X-Amz-Date={amz_date}"
             f"&X-Amz-Expires={ttl_seconds}"
-            f"&X-Amz-SignedHeaders={quote(signed_headers, safe=_UNRESERVED)}"
+            f"&X-Amz-SignedHeaders={_query_value(signed_headers)}"
         )
         canonical_request = "\n".join(
             [
