@@ -9,7 +9,14 @@
 -- to a file name, the X-Request-ID of every 2xx response is written there, one per line.
 
 local templates = {}
+local closing = {}  -- the same requests with "Connection: close"
 local cursor = 0
+local sent = 0
+-- Every Nth request asks the server to close its connection, and wrk reconnects. gunicorn's
+-- workers take connections as they come, and a keep-alive connection stays with one worker:
+-- without reconnects one worker can hold all eight for a whole run while the other idles.
+-- A new connection mostly goes to the worker that is free to accept it.
+local reconnect_every = tonumber(os.getenv("BENCH_RECONNECT_EVERY") or "0")
 -- Globals: done() reads them from each thread with thread:get().
 statuses = {}
 accepted_ids = {}
@@ -43,10 +50,16 @@ function init(args)
     else
       body = nil
     end
+    local closing_headers = { Connection = "close" }
+    for name, value in pairs(headers) do
+      closing_headers[name] = value
+    end
     if body and body:find(PLACEHOLDER, 1, true) then
       table.insert(templates, { method = method, target = target, headers = headers, body = body })
+      table.insert(closing, { method = method, target = target, headers = closing_headers, body = body })
     else
       table.insert(templates, wrk.format(method, target, headers, body))
+      table.insert(closing, wrk.format(method, target, closing_headers, body))
     end
   end
   cursor = (thread_number or 0) * 997 % #templates
@@ -54,7 +67,11 @@ end
 
 function request()
   cursor = cursor % #templates + 1
+  sent = sent + 1
   local template = templates[cursor]
+  if reconnect_every > 0 and sent % reconnect_every == 0 then
+    template = closing[cursor]
+  end
   if type(template) == "string" then
     return template
   end

@@ -16,11 +16,15 @@ and a measured run, one endpoint at a time, always with the same arrangement: wr
 sharing the machine's cores with the server. Tokens rotate over enough users and devices that
 no rate limit is reached (any 429 would still be counted and shown).
 
-Printed per endpoint: requests/s, p50/p90/p99 latency, statuses, the CPU used by gunicorn,
-PostgreSQL, Redis and wrk, and the throughput as a ratio of the ceiling (a plain Django
-JSON view behind the same middleware and server, measured first and last). ``POST /events``
-also prints events/s accepted (201s x 100) and checks the committed count in the database.
-Exits non-zero when a target fails.
+The ceiling is a plain Django JSON view behind the same middleware and server; it is loaded
+for a short slice before the first endpoint and after each one, and every endpoint is
+compared with the mean of the two slices around it, so that the ratio holds while other
+work on the machine comes and goes.
+
+Printed per endpoint: requests/s, p50/p99 latency, statuses, the CPU used by gunicorn,
+PostgreSQL, Redis and wrk, and the throughput as a ratio of the ceiling. ``POST /events``
+also prints events/s accepted (201s x 100) and finds every accepted batch in the database
+by its request id. Exits non-zero when a target fails.
 
 Targets: presign >= 0.20 of the ceiling, session detail >= 0.30, GET /images of a 24-frame
 spin >= 0.15, GET /sessions (a full 50-row page) >= 0.08, events >= 10,000/s accepted and
@@ -46,6 +50,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -83,7 +88,6 @@ ENDPOINTS = (
     Endpoint("sessions_list", "GET /v1/sessions (50 rows)", 0.08),
     Endpoint("images_list", f"GET /v1/images ({FRAMES}-frame spin)", 0.15),
     Endpoint("session_detail", "GET /v1/sessions/:id", 0.30),
-    Endpoint("ceiling_again", "ceiling, measured again"),
 )
 EVENTS_PER_SECOND_TARGET = 10_000
 
@@ -196,6 +200,7 @@ def _machine_busy_seconds() -> float:
 @dataclass
 class CpuSnapshot:
     gunicorn: float
+    workers: dict[int, float]
     postgres: dict[int, float]
     redis: float
     children: float  # this process's reaped children: the wrk runs
@@ -214,6 +219,7 @@ class Processes:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return CpuSnapshot(
             gunicorn=sum(_cpu_seconds(pid) for pid in [self.gunicorn.pid, *workers]),
+            workers={pid: _cpu_seconds(pid) for pid in workers},
             postgres={pid: _cpu_seconds(pid) for pid in _postgres_backends(self.database)},
             redis=_cpu_seconds(self.redis.pid),
             children=usage.ru_utime + usage.ru_stime,
@@ -222,12 +228,18 @@ class Processes:
         )
 
 
-def cpu_between(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
-    """Cores used by each party between two snapshots (1.0 = one core fully busy)."""
+def cpu_between(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, Any]:
+    """Cores used by each party between two snapshots (1.0 = one core fully busy); for
+    gunicorn also each worker's, busiest first."""
     wall = after.wall - before.wall
     postgres = sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in after.postgres.items())
+    workers = sorted(
+        ((cpu - before.workers.get(pid, 0.0)) / wall for pid, cpu in after.workers.items()),
+        reverse=True,
+    )
     return {
         "gunicorn": (after.gunicorn - before.gunicorn) / wall,
+        "workers": workers,
         "postgres": postgres / wall,
         "redis": (after.redis - before.redis) / wall,
         "wrk": (after.children - before.children) / wall,
@@ -426,7 +438,6 @@ def seed() -> Seeded:
     seeded.requests["ceiling"] = [
         _line("GET", "/v1/bench/ceiling", token) for token in user_tokens()
     ]
-    seeded.requests["ceiling_again"] = seeded.requests["ceiling"]
     seeded.requests["api_floor"] = [
         _line("GET", "/v1/bench/api-floor", token) for token in user_tokens()
     ]
@@ -509,7 +520,9 @@ def seed() -> Seeded:
 class Run:
     endpoint: Endpoint
     result: dict
-    cpu: dict[str, float]
+    cpu: dict[str, Any]
+    # The ceiling measured just before and just after this run (machine noise drifts).
+    ceiling_rps: float = 0.0
 
     @property
     def seconds(self) -> float:
@@ -550,7 +563,11 @@ def wrk(
     requests_file = tmp / f"requests-{endpoint.name}.tsv"
     if not requests_file.exists():
         requests_file.write_text("\n".join(lines) + "\n")
-    env = {**os.environ, "BENCH_REQUESTS": str(requests_file)}
+    env = {
+        **os.environ,
+        "BENCH_REQUESTS": str(requests_file),
+        "BENCH_RECONNECT_EVERY": str(args.reconnect_every),
+    }
     if record_ids is not None:
         env["BENCH_RECORD_IDS"] = str(record_ids)
     command = [
@@ -655,21 +672,23 @@ def profile(
 # --- report ------------------------------------------------------------------------------------
 
 
-def print_table(runs: list[Run], ceiling_rps: float, floor_rps: float) -> None:
+def print_table(runs: list[Run], floor_rps: float | None) -> None:
     header = (
-        f"{'endpoint':<42} {'req/s':>8} {'x ceil':>7} {'x floor':>8} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'2xx':>7} {'429':>4} {'other':>5}  cores: gunicorn pg redis wrk all"
+        f"{'endpoint':<42} {'req/s':>7} {'ceiling':>7} {'x ceil':>7} {'x floor':>7} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'2xx':>7} {'429':>4} {'other':>5}  "
+        "cores: gunicorn (workers) pg redis wrk all"
     )
     print(header)
     print("-" * len(header))
     for run in runs:
         r, c = run.result, run.cpu
+        x_floor = f"{run.rps / floor_rps:>7.3f}" if floor_rps else f"{'':>7}"
         print(
-            f"{run.endpoint.label:<42} {run.rps:>8.0f} {run.rps / ceiling_rps:>7.3f} "
-            f"{run.rps / floor_rps:>8.3f} {r['p50_us'] / 1000:>7.1f} {r['p99_us'] / 1000:>7.1f} "
-            f"{run.ok:>7} {run.throttled:>4} {run.failed:>5}  "
-            f"{c['gunicorn']:>12.2f} {c['postgres']:>4.2f} {c['redis']:>5.2f} "
-            f"{c['wrk']:>3.2f} {c['machine']:>4.2f}"
+            f"{run.endpoint.label:<42} {run.rps:>7.0f} {run.ceiling_rps:>7.0f} "
+            f"{run.rps / run.ceiling_rps:>7.3f} {x_floor} {r['p50_us'] / 1000:>7.1f} "
+            f"{r['p99_us'] / 1000:>7.1f} {run.ok:>7} {run.throttled:>4} {run.failed:>5}  "
+            f"{c['gunicorn']:>6.2f} ({'+'.join(f'{w:.2f}' for w in c['workers'])}) "
+            f"{c['postgres']:>4.2f} {c['redis']:>5.2f} {c['wrk']:>3.2f} {c['machine']:>4.2f}"
         )
 
 
@@ -679,16 +698,29 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=10, help="measured run per endpoint")
     parser.add_argument("--warmup", type=float, default=3, help="warm-up run per endpoint")
+    parser.add_argument(
+        "--ceiling-seconds", type=float, default=4, help="each ceiling slice between endpoints"
+    )
     parser.add_argument("--connections", type=int, default=8, help="wrk -c")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk -t")
+    parser.add_argument(
+        "--reconnect-every",
+        type=int,
+        default=50,
+        help="every Nth request closes its connection, so connections spread over the "
+        "workers (0: keep-alive throughout)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn --workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads")
     parser.add_argument(
-        "--only", action="append", choices=[e.name for e in ENDPOINTS], help="run these only"
+        "--only",
+        action="append",
+        choices=[e.name for e in ENDPOINTS[1:]],
+        help="run these only (the ceiling always runs)",
     )
     parser.add_argument(
         "--profile",
-        choices=[e.name for e in ENDPOINTS],
+        choices=[e.name for e in ENDPOINTS[1:]],
         help="after its measured run, load this endpoint again under py-spy and print where "
         "the workers' time goes (py-spy on PATH or in $PY_SPY; needs ptrace)",
     )
@@ -811,13 +843,8 @@ def main() -> int:
                 (tmp / f"requests-{name}.tsv").write_text("\n".join(lines) + "\n")
             input()
 
-        runs: list[Run] = []
-        events_accepted_ids: list[str] = []
-        presign_ok_total = 0
-        for endpoint in ENDPOINTS:
-            if args.only and endpoint.name not in args.only:
-                continue
-            load = functools.partial(
+        def loader(endpoint: Endpoint):
+            return functools.partial(
                 wrk,
                 base_url=base_url,
                 endpoint=endpoint,
@@ -826,13 +853,30 @@ def main() -> int:
                 processes=processes,
                 tmp=tmp,
             )
+
+        # The ceiling is measured between every two endpoints; each endpoint is compared
+        # with the mean of the slices just before and after it, so drift in what else the
+        # machine does (other processes on the same cores) hits both sides of a ratio.
+        ceiling = loader(ENDPOINTS[0])
+        ceiling(seconds=args.warmup)
+        slices = [ceiling(seconds=args.ceiling_seconds)]
+        runs: list[Run] = []
+        events_accepted_ids: list[str] = []
+        presign_ok_total = 0
+        for endpoint in ENDPOINTS[1:]:
+            if args.only and endpoint.name not in args.only:
+                continue
+            load = loader(endpoint)
             record = endpoint.name == "events"
             id_files = [tmp / f"{endpoint.name}-{i}.ids" for i in range(3)]
             warm = load(seconds=args.warmup, record_ids=id_files[0] if record else None)
             run = load(seconds=args.seconds, record_ids=id_files[1] if record else None)
+            slices.append(ceiling(seconds=args.ceiling_seconds))
+            run.ceiling_rps = (slices[-2].rps + slices[-1].rps) / 2
             runs.append(run)
             print(
                 f"  {endpoint.label}: {run.rps:.0f} req/s, "
+                f"{run.rps / run.ceiling_rps:.3f} of the ceiling ({run.ceiling_rps:.0f} req/s), "
                 f"p50 {run.result['p50_us'] / 1000:.1f} ms, "
                 f"p99 {run.result['p99_us'] / 1000:.1f} ms, statuses {run.result['statuses']}",
                 flush=True,
@@ -882,24 +926,24 @@ def main() -> int:
         connections.close_all()
 
         by_name = {run.endpoint.name: run for run in runs}
-        ceilings = [by_name[n].rps for n in ("ceiling", "ceiling_again") if n in by_name]
-        if not ceilings:
-            raise SystemExit("the ceiling was not measured (--only ceiling ...)")
-        ceiling_rps = sum(ceilings) / len(ceilings)
-        floor_rps = by_name["api_floor"].rps if "api_floor" in by_name else ceiling_rps
+        ceiling_run = slices[0]
+        ceiling_run.ceiling_rps = ceiling_run.rps
+        floor_rps = by_name["api_floor"].rps if "api_floor" in by_name else None
         print()
-        print_table(runs, ceiling_rps, floor_rps)
-        print()
+        print_table([ceiling_run, *runs], floor_rps)
+        ceiling_rates = [each.rps for each in slices]
         print(
-            f"ceiling: {' and '.join(f'{c:.0f}' for c in ceilings)} req/s (first and last run); "
-            f"ratios use their mean, {ceiling_rps:.0f} req/s"
+            f"\nceiling ({len(slices)} slices of {args.ceiling_seconds:g} s between the "
+            f"endpoints): {min(ceiling_rates):.0f}-{max(ceiling_rates):.0f} req/s, "
+            f"mean {sum(ceiling_rates) / len(ceiling_rates):.0f}; each ratio uses the slices "
+            "on either side of its run"
         )
 
         verdicts: list[tuple[str, bool]] = []
         for run in runs:
             target = run.endpoint.target
             if target is not None:
-                ratio = run.rps / ceiling_rps
+                ratio = run.rps / run.ceiling_rps
                 verdicts.append((f"{run.endpoint.label}: {ratio:.3f} of the ceiling >= {target}",
                                  ratio >= target))  # fmt: skip
         # wrk stops with up to one request in flight per connection per run (warm-up,
@@ -940,8 +984,8 @@ def main() -> int:
         throttled = sum(run.throttled for run in runs)
         verdicts.append((f"no errors: {failed} non-2xx other than 429, {throttled} 429s",
                          failed == 0))  # fmt: skip
-        if "ceiling" in by_name:
-            wrk_cores = by_name["ceiling"].cpu["wrk"]
+        if slices:
+            wrk_cores = max(each.cpu["wrk"] for each in slices)
             verdicts.append((
                 f"generator: wrk used {wrk_cores:.2f} of its 1 core on the ceiling "
                 f"(< 0.8: not the bottleneck)",
