@@ -9,8 +9,18 @@ request: a removed site membership hides that site's sessions at once.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.models import Device, Site, User
@@ -88,18 +98,8 @@ def _image_count() -> Coalesce:
     return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
 
 
-# What a list item and a detail show: loading only these columns spares building the rest
-# of every row (a user's password hash, a device's enrolment, timestamps nobody reads).
-_LIST_ITEM_FIELDS = (
-    "id",
-    "mode",
-    "status",
-    "started_at",
-    "vehicle__vin",
-    "vehicle__stock",
-    "operator__name",
-    "site__name",
-)
+# What a detail shows: loading only these columns spares building the rest of the row (a
+# user's password hash, a device's enrolment, timestamps nobody reads).
 _DETAIL_FIELDS = (
     "id",
     "org_id",
@@ -116,17 +116,36 @@ _DETAIL_FIELDS = (
 )
 
 
+# One row of the list: what an item shows, and the whole list's length.
+LIST_ROW_FIELDS = (
+    "id",
+    "mode",
+    "status",
+    "started_at",
+    "vehicle__vin",
+    "vehicle__stock",
+    "operator_id",
+    "operator__name",
+    "site_id",
+    "site__name",
+    "image_count",
+    "total_rows",
+)
+
+
 def session_list(
     *,
     actor: Actor,
     site_id: uuid.UUID | None = None,
     status: str | None = None,
     vehicle_id: uuid.UUID | None = None,
-) -> QuerySet[CaptureSession]:
-    """Newest first (id breaks ties), with what a list item embeds loaded in the same query
-    (only the columns a list item shows).
+) -> QuerySet[dict[str, Any]]:
+    """Newest first (id breaks ties), one dict per session with ``LIST_ROW_FIELDS``.
 
-    ``count()`` on the result leaves the joins and the image count out.
+    Rows rather than model instances (a page built 200 of them, a fifth of the request's
+    CPU), with what an item embeds joined in, and ``total_rows``, the length of the whole
+    filtered list as a window count, so that a page and its total are one query. An empty
+    page has no row to carry it: ``count()`` then gives the total.
     """
     sessions = sessions_visible_to(actor=actor)
     if site_id is not None:
@@ -136,10 +155,9 @@ def session_list(
     if vehicle_id is not None:
         sessions = sessions.filter(vehicle_id=vehicle_id)
     return (
-        sessions.select_related("vehicle", "operator", "site")
-        .only(*_LIST_ITEM_FIELDS)
-        .annotate(image_count=_image_count())
+        sessions.annotate(image_count=_image_count(), total_rows=Window(Count("*")))
         .order_by("-started_at", "-id")
+        .values(*LIST_ROW_FIELDS)
     )
 
 

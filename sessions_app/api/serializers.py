@@ -299,18 +299,20 @@ def _person(user: Any) -> dict[str, Any] | None:
     return None if user is None else {"id": str(user.id), "name": user.name}
 
 
-def session_list_item_data(session: CaptureSession) -> dict[str, Any]:
-    """``SessionListItemOutput(session).data`` (``session`` from ``session_list``)."""
-    vehicle, site = session.vehicle, session.site
+def session_list_item_data(row: dict[str, Any]) -> dict[str, Any]:
+    """``SessionListItemOutput(session).data`` from a row of ``session_list``."""
+    operator_id = row["operator_id"]
     return {
-        "id": str(session.id),
-        "vehicle": {"vin": vehicle.vin, "stock": vehicle.stock},
-        "mode": session.mode,
-        "status": session.status,
-        "operator": _person(session.operator),
-        "site": {"id": str(site.id), "name": site.name},
-        "started_at": datetime_text(session.started_at),
-        "image_count": session.image_count,
+        "id": str(row["id"]),
+        "vehicle": {"vin": row["vehicle__vin"], "stock": row["vehicle__stock"]},
+        "mode": row["mode"],
+        "status": row["status"],
+        "operator": None
+        if operator_id is None
+        else {"id": str(operator_id), "name": row["operator__name"]},
+        "site": {"id": str(row["site_id"]), "name": row["site__name"]},
+        "started_at": datetime_text(row["started_at"]),
+        "image_count": row["image_count"],
     }
 
 

@@ -55,8 +55,10 @@ class SessionListCreateView(ApiView):
         page = list(sessions[offset : offset + limit])
         return Response(
             {
-                "data": [session_list_item_data(session) for session in page],
-                "total": page_total(sessions, page, limit=limit, offset=offset),
+                "data": [session_list_item_data(row) for row in page],
+                "total": page[0]["total_rows"]
+                if page
+                else page_total(sessions, page, limit=limit, offset=offset),
                 "limit": limit,
                 "offset": offset,
             }
