@@ -47,7 +47,9 @@ class ApiView(APIView):
           an empty required one is checked (and refused) like any other value.
         """
         params = self.request.query_params
-        fields = serializer_class().fields
+        # The declared fields, not an instance's (which deep-copies them, and validated()
+        # builds an instance anyway).
+        fields = serializer_class._declared_fields
         repeated = {
             name: ["Give this parameter once."] for name in fields if len(params.getlist(name)) > 1
         }
