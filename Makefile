@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-faults venv migrate lint fmt check clean bench fuzz
+.PHONY: run test test-faults venv migrate lint fmt check clean bench bench-api fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,3 +53,7 @@ bench: venv
 
 fuzz: venv
 	$(PY) scripts/fuzz.py
+
+bench-api: venv
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) bench/api_load.py
