@@ -1,0 +1,145 @@
+"""Queries written with the ORM, compiled to SQL once and then run with new values.
+
+Building and compiling a queryset costs far more CPU than the database spends on the hot
+API reads (0.3-1 ms against 0.03 ms for a session by id), and the answer is the same SQL
+every time with different ids in it. ``PreparedQuery`` keeps the ORM as the one place the
+query is written: it builds the queryset once per *shape* (what changes the SQL's text,
+e.g. whether a caller sees every site) with a unique placeholder value for each parameter,
+compiles it, notes where each placeholder landed among the SQL's parameters, and from then
+on only swaps the values in. Rows come back as dicts, converted as ``values()`` would.
+
+A placeholder the ORM does not pass through unchanged (inlined into the SQL, wrapped in
+``%...%``) makes compiling fail loudly rather than run a query with the wrong values; a
+value that changes the SQL itself (None, a bool, an optional filter) belongs in the shape.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    # The SQL's parameters as compiled, and where each parameter of a call goes.
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, str, Callable[[Any], Any]], ...]
+    names: tuple[str, ...]
+    converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
+
+
+def _placeholder(name: str, value: Any) -> tuple[Any, dict[Any, Callable[[Any], Any]]]:
+    """A value unique to this compilation standing in for ``value``, and the forms the ORM
+    may turn it into (native, or the text a backend stores), each with how to make that
+    form of a real value."""
+    if isinstance(value, uuid.UUID):
+        stand_in = uuid.uuid4()
+        return stand_in, {stand_in: lambda v: v, stand_in.hex: lambda v: v.hex}
+    if isinstance(value, bool) or value is None:
+        raise TypeError(f"{name}: a {type(value).__name__} changes the SQL; put it in the shape")
+    if isinstance(value, int):
+        stand_in = uuid.uuid4().int >> 66  # 62 bits: fits a bigint
+        return stand_in, {stand_in: lambda v: v}
+    if isinstance(value, str):
+        stand_in = f"prepared-{uuid.uuid4().hex}"
+        return stand_in, {stand_in: lambda v: v}
+    raise TypeError(f"{name}: no placeholder for {type(value).__name__}")
+
+
+class PreparedQuery:
+    """``build(shape, **params)`` returns a ``values()`` queryset; ``rows(shape, **params)``
+    runs its SQL, compiled once per shape and database."""
+
+    def __init__(self, build: Callable[..., QuerySet]) -> None:
+        self._build = build
+        self._compiled: dict[tuple[Hashable, str], _Compiled] = {}
+
+    def _compile(self, shape: Hashable, using: str, params: dict[str, Any]) -> _Compiled:
+        stand_ins, forms = {}, {}
+        for name, value in params.items():
+            stand_ins[name], named_forms = _placeholder(name, value)
+            forms.update({form: (name, make) for form, make in named_forms.items()})
+        queryset = self._build(shape, **stand_ins)
+        query = queryset.query
+        if query.is_sliced:
+            raise ValueError("slice with rows(limit=, offset=), not in the queryset")
+        compiler = query.get_compiler(using)
+        sql, compiled_params = compiler.as_sql()
+        slots, found = [], set()
+        for index, param in enumerate(compiled_params):
+            try:
+                name, make = forms[param]
+            except (KeyError, TypeError):  # not a placeholder, or unhashable (a JSON value)
+                continue
+            slots.append((index, name, make))
+            found.add(name)
+        # A parameter a shape does not use is fine; one changed on its way into the SQL
+        # (inlined, wrapped, converted) would run with the placeholder's value.
+        texts = [sql, *map(str, compiled_params)]
+        for name in set(params) - found:
+            marks = {str(form) for form, (owner, _) in forms.items() if owner == name}
+            if any(mark in text for mark in marks for text in texts):
+                raise ValueError(f"{name} is not passed through as an SQL parameter")
+        if query.selected:
+            names = tuple(query.selected)
+        else:
+            names = (*query.extra_select, *query.values_select, *query.annotation_select)
+        columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        return _Compiled(
+            sql=sql,
+            params=tuple(compiled_params),
+            slots=tuple(slots),
+            names=names,
+            converters=tuple(
+                (position, tuple(converters), expression)
+                for position, (converters, expression) in compiler.get_converters(columns).items()
+            ),
+        )
+
+    def rows(
+        self,
+        shape: Hashable,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        using: str = DEFAULT_DB_ALIAS,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        key = (shape, using)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(shape, using, params)
+        values = list(compiled.params)
+        for index, name, make in compiled.slots:
+            values[index] = make(params[name])
+        connection = connections[using]
+        sql = compiled.sql
+        if limit is not None or offset:
+            high = None if limit is None else offset + limit
+            sql = f"{sql} {connection.ops.limit_offset_sql(offset, high)}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            fetched = cursor.fetchall()
+        names, converters = compiled.names, compiled.converters
+        result = []
+        for row in fetched:
+            if converters:
+                row = list(row)
+                for position, functions, expression in converters:
+                    value = row[position]
+                    for convert in functions:
+                        value = convert(value, expression, connection)
+                    row[position] = value
+            result.append(dict(zip(names, row, strict=True)))
+        return result
+
+    def first(self, shape: Hashable, *, using: str = DEFAULT_DB_ALIAS, **params: Any):
+        """The first row, or None (``LIMIT 1``; order the queryset if several may match)."""
+        rows = self.rows(shape, limit=1, using=using, **params)
+        return rows[0] if rows else None

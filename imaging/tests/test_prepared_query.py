@@ -1,0 +1,104 @@
+"""``imaging.db.PreparedQuery``: the ORM's answer, compiled once, never with a wrong value."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db.models import F
+
+from imaging.db import PreparedQuery
+from sessions_app.models import CaptureSession
+from sessions_app.tests.factories import CaptureSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = ("id", "mode", "shot_list", "started_at", "vehicle__vin", "operator__name")
+
+
+def sessions_of(shape, *, org_id, status=None):
+    sessions = CaptureSession.objects.filter(org_id=org_id)
+    if shape == "by-status":
+        sessions = sessions.filter(status=status)
+    return sessions.order_by("-started_at", "id").values(*FIELDS)
+
+
+@pytest.fixture
+def sessions(org, site, operator):
+    start = dt.datetime(2025, 1, 15, 10, 0, tzinfo=dt.UTC)
+    return [
+        CaptureSessionFactory(
+            org=org,
+            site=site,
+            operator=operator if n % 2 else None,
+            shot_list={"frame_count": 24 + n},
+            started_at=start + dt.timedelta(minutes=n),
+            status="complete" if n < 2 else "active",
+        )
+        for n in range(5)
+    ]
+
+
+def test_rows_are_what_values_gives_for_each_call(
+    sessions, org, other_org, django_assert_num_queries
+):
+    prepared = PreparedQuery(sessions_of)
+    with django_assert_num_queries(1):
+        rows = prepared.rows("all", org_id=org.id)
+
+    assert rows == list(sessions_of("all", org_id=org.id))
+    assert rows[0]["shot_list"] == {"frame_count": 28}  # JSON decoded, as values() does
+    assert prepared.rows("all", org_id=other_org.id) == []  # new values, same SQL
+    assert prepared.rows("by-status", org_id=org.id, status="complete") == list(
+        sessions_of("by-status", org_id=org.id, status="complete")
+    )
+
+
+def test_limit_and_offset_slice_as_a_queryset_would(sessions, org):
+    prepared = PreparedQuery(sessions_of)
+    everything = list(sessions_of("all", org_id=org.id))
+
+    assert prepared.rows("all", org_id=org.id, limit=2, offset=1) == everything[1:3]
+    assert prepared.rows("all", org_id=org.id, offset=3) == everything[3:]
+    assert prepared.first("all", org_id=org.id) == everything[0]
+
+
+def test_a_parameter_the_shape_does_not_use_is_ignored(sessions, org):
+    prepared = PreparedQuery(sessions_of)
+
+    assert len(prepared.rows("all", org_id=org.id, status="complete")) == 5
+
+
+def test_a_value_changed_on_its_way_into_the_sql_fails_to_compile(org):
+    # "contains" wraps the value in %...%: the placeholder would not be found as itself.
+    prepared = PreparedQuery(
+        lambda shape, *, org_id, vin: CaptureSession.objects.filter(
+            org_id=org_id, vehicle__vin__contains=vin
+        ).values("id")
+    )
+
+    with pytest.raises(ValueError, match="vin is not passed through"):
+        prepared.rows(None, org_id=org.id, vin="WBA")
+
+
+@pytest.mark.parametrize("value", [None, True])
+def test_a_value_that_changes_the_sql_belongs_in_the_shape(org, value):
+    prepared = PreparedQuery(
+        lambda shape, *, org_id, flag: CaptureSession.objects.filter(org_id=org_id).values("id")
+    )
+
+    with pytest.raises(TypeError, match="put it in the shape"):
+        prepared.rows(None, org_id=org.id, flag=value)
+
+
+def test_a_sliced_queryset_is_refused(org):
+    prepared = PreparedQuery(
+        lambda shape, *, org_id: (
+            CaptureSession.objects.filter(org_id=org_id)
+            .order_by(F("started_at").desc())
+            .values("id")[:5]
+        )
+    )
+
+    with pytest.raises(ValueError, match="slice with rows"):
+        prepared.rows(None, org_id=org.id)
