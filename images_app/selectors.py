@@ -20,8 +20,9 @@ from django.db.models.functions import Coalesce
 from images_app.models import Image
 from images_app.uploads import spin_angle
 from imaging.api.authentication import Actor
+from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
-from sessions_app.selectors import sessions_visible_to
+from sessions_app.selectors import actor_of_shape, sessions_visible_to, visibility_shape
 
 
 def images_visible_to(*, actor: Actor) -> QuerySet[Image]:
@@ -34,21 +35,66 @@ def image_get_visible(*, actor: Actor, image_id: uuid.UUID) -> Image | None:
     return images_visible_to(actor=actor).filter(pk=image_id).first()
 
 
-def session_get_visible(*, actor: Actor, session_id: uuid.UUID) -> CaptureSession | None:
-    return sessions_visible_to(actor=actor).filter(pk=session_id).first()
-
-
 def session_images(*, session: CaptureSession, status: str | None = None) -> QuerySet[Image]:
     """A session's images in viewing order: spins by angle, stills by capture order.
 
     Spin frames without an angle (should not happen) sort last; ``id`` breaks every tie.
     """
-    images = Image.objects.filter(session=session)
+    return _images_in_viewing_order(session_id=session.id, is_spin=session.is_spin, status=status)
+
+
+def _images_in_viewing_order(
+    *, session_id: uuid.UUID, is_spin: bool, status: str | None
+) -> QuerySet[Image]:
+    images = Image.objects.filter(session_id=session_id)
     if status:
         images = images.filter(status=status)
-    if session.is_spin:
+    if is_spin:
         return images.order_by(F("angle_deg").asc(nulls_last=True), "created_at", "id")
     return images.order_by("created_at", "id")
+
+
+# --- GET /images: compiled once (imaging.db), rows rather than model instances ------------
+
+_visible_session_mode = PreparedQuery(
+    lambda shape, *, org_id, principal_id, session_id: (
+        sessions_visible_to(actor=actor_of_shape(shape, org_id=org_id, principal_id=principal_id))
+        .filter(pk=session_id)
+        .values("mode")
+    )
+)
+
+# What a list item shows.
+IMAGE_ROW_FIELDS = ("id", "angle_deg", "shot_name", "thumb_keys", "qc", "status", "created_at")
+
+_session_image_rows = PreparedQuery(
+    lambda shape, *, session_id, status=None: _images_in_viewing_order(
+        session_id=session_id, is_spin=shape[0], status=status
+    ).values(*IMAGE_ROW_FIELDS)
+)
+
+
+def session_image_page(
+    *, actor: Actor, session_id: uuid.UUID, status: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int] | None:
+    """A page of a visible session's images in viewing order (dicts of ``IMAGE_ROW_FIELDS``)
+    and how many the whole list has; None if the session is missing or not the caller's."""
+    session = _visible_session_mode.first(
+        visibility_shape(actor), org_id=actor.org_id, principal_id=actor.id, session_id=session_id
+    )
+    if session is None:
+        return None
+    is_spin = session["mode"] in CaptureSession.SPIN_MODES
+    shape = (is_spin, bool(status))
+    filters = {"status": status} if status else {}
+    page = _session_image_rows.rows(
+        shape, limit=limit, offset=offset, session_id=session_id, **filters
+    )
+    # A page shorter than the limit ends the list, unless it is empty past the start.
+    if len(page) < limit and (page or offset == 0):
+        return page, offset + len(page)
+    images = _images_in_viewing_order(session_id=session_id, is_spin=is_spin, status=status)
+    return page, images.count()
 
 
 # --- the review console --------------------------------------------------------------------

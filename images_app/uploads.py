@@ -25,8 +25,9 @@ from accounts.models import User
 from images_app import storage
 from images_app.models import Image
 from imaging.api.errors import ApplicationError
+from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
-from sessions_app.selectors import may_use_site_of_row
+from sessions_app.selectors import actor_of_shape, may_use_site_of_row, visibility_shape
 
 CONTENT_TYPE_EXTENSIONS = {
     Image.ContentType.JPEG.value: "jpg",
@@ -117,31 +118,59 @@ def _misplaced(field: str, message: str) -> ApplicationError:
     )
 
 
+# What presigning reads of the session (compiled once, imaging.db): the columns placement
+# and keys need, and whether the caller may still use the session's site.
+_UPLOAD_SESSION_FIELDS = (
+    "id",
+    "org_id",
+    "site_id",
+    "vehicle_id",
+    "mode",
+    "shot_list",
+    "status",
+    "operator_id",
+    "device_id",
+)
+
+_locked_session_for_upload = PreparedQuery(
+    lambda shape, *, org_id, principal_id, session_id: (
+        CaptureSession.objects.select_for_update()
+        .filter(pk=session_id, org_id=org_id)
+        .annotate(
+            caller_may_use_site=ExpressionWrapper(
+                may_use_site_of_row(
+                    actor=actor_of_shape(shape, org_id=org_id, principal_id=principal_id)
+                ),
+                output_field=BooleanField(),
+            )
+        )
+        .values(*_UPLOAD_SESSION_FIELDS, "caller_may_use_site")
+    )
+)
+
+
 def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
     """The caller's session, row-locked for the rest of the transaction.
 
     Whether the caller may still use the session's site is read in the same query.
     """
-    session = (
-        CaptureSession.objects.select_for_update()
-        .filter(pk=session_id, org_id=actor.org_id)
-        .annotate(
-            caller_may_use_site=ExpressionWrapper(
-                may_use_site_of_row(actor=actor), output_field=BooleanField()
-            )
-        )
-        .first()
+    # By primary key: no LIMIT (which would follow the FOR UPDATE).
+    rows = _locked_session_for_upload.rows(
+        visibility_shape(actor), org_id=actor.org_id, principal_id=actor.id, session_id=session_id
     )
-    if session is None:
+    row = rows[0] if rows else None
+    if row is None:
         raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
+    caller_may_use_site = row.pop("caller_may_use_site")
+    session = CaptureSession(**row)
     if actor.is_device:
-        if session.device_id != actor.device.id or not session.caller_may_use_site:
+        if session.device_id != actor.device.id or not caller_may_use_site:
             raise ApplicationError(
                 "FORBIDDEN", "This session belongs to another caller.", status_code=403
             )
     else:
         user: User = actor.user
-        if not session.caller_may_use_site:
+        if not caller_may_use_site:
             raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
         if session.operator_id != user.id and user.role != User.Role.ADMIN:
             raise ApplicationError(
@@ -155,6 +184,30 @@ def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
             details={"status": session.status},
         )
     return session
+
+
+# Frames with an image that has not failed (compiled once, imaging.db).
+_taken_frames = PreparedQuery(
+    lambda shape, *, session_id: (
+        Image.objects.filter(session_id=session_id, frame_index__isnull=False)
+        .exclude(status=Image.Status.FAILED)
+        .values("frame_index")
+    )
+)
+
+# The pending image a repeated presign (same photo, same session) is for.
+_pending_retry = PreparedQuery(
+    lambda shape, *, session_id, content_sha256, content_type: (
+        Image.objects.filter(
+            session_id=session_id,
+            content_sha256=content_sha256,
+            content_type=content_type,
+            status=Image.Status.PENDING,
+        )
+        .order_by("created_at", "id")
+        .values("id")
+    )
+)
 
 
 def _placement(
@@ -191,11 +244,7 @@ def _placement(
         return _frame_at_angle(angle_deg=angle_deg, frame_count=frame_count), angle_deg, None
     if not frame_count:
         return None, None, None
-    taken = set(
-        Image.objects.filter(session=session, frame_index__isnull=False)
-        .exclude(status=Image.Status.FAILED)
-        .values_list("frame_index", flat=True)
-    )
+    taken = {row["frame_index"] for row in _taken_frames.rows(None, session_id=session.id)}
     free = next((i for i in range(frame_count) if i not in taken), None)
     if free is None:
         raise ApplicationError(
@@ -234,16 +283,10 @@ def image_upload_start(
     sha256 = content_sha256.lower()
     with transaction.atomic():
         session = _session_for_upload(actor=actor, session_id=session_id)
-        image = (
-            Image.objects.filter(
-                session=session,
-                content_sha256=sha256,
-                content_type=content_type,
-                status=Image.Status.PENDING,
-            )
-            .order_by("created_at", "id")
-            .first()
+        retry = _pending_retry.first(
+            None, session_id=session.id, content_sha256=sha256, content_type=content_type
         )
+        image = None if retry is None else Image.objects.get(pk=retry["id"])
         if image is None:
             frame, angle, shot = _placement(
                 session=session, angle_deg=angle_deg, frame_index=frame_index, shot_name=shot_name

@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import Device, Site, User
 from images_app.models import Image
 from imaging.api.authentication import Actor
+from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
 
 
@@ -72,6 +73,23 @@ def sites_usable_by(*, actor: Actor) -> QuerySet[Site]:
     return sites if site_ids is None else sites.filter(pk__in=site_ids)
 
 
+def visibility_shape(actor: Actor) -> str:
+    """What of the caller changes the SQL of the visibility rules (its ids do not)."""
+    if actor.is_device:
+        return "device"
+    assert actor.user is not None
+    return "user:all-sites" if actor.user.sees_all_sites else "user:own-sites"
+
+
+def actor_of_shape(shape: str, *, org_id: uuid.UUID, principal_id: uuid.UUID) -> Actor:
+    """An actor with these ids that the rules treat as every caller of ``shape``: they read
+    only the kind, the ids and ``sees_all_sites``. For ``PreparedQuery`` builds."""
+    if shape == "device":
+        return Actor(kind="device", org_id=org_id, device=Device(id=principal_id, org_id=org_id))
+    role = User.Role.ADMIN if shape == "user:all-sites" else User.Role.OPERATOR
+    return Actor(kind="user", org_id=org_id, user=User(id=principal_id, org_id=org_id, role=role))
+
+
 def sessions_visible_to(*, actor: Actor) -> QuerySet[CaptureSession]:
     sessions = CaptureSession.objects.filter(org_id=actor.org_id)
     if actor.is_device:
@@ -98,9 +116,8 @@ def _image_count() -> Coalesce:
     return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
 
 
-# What a detail shows: loading only these columns spares building the rest of the row (a
-# user's password hash, a device's enrolment, timestamps nobody reads).
-_DETAIL_FIELDS = (
+# What a detail shows, with what it embeds joined in.
+DETAIL_ROW_FIELDS = (
     "id",
     "org_id",
     "site_id",
@@ -109,9 +126,12 @@ _DETAIL_FIELDS = (
     "status",
     "started_at",
     "completed_at",
+    "vehicle_id",
     "vehicle__vin",
     "vehicle__stock",
+    "operator_id",
     "operator__name",
+    "device_id",
     "device__model",
 )
 
@@ -133,20 +153,17 @@ LIST_ROW_FIELDS = (
 )
 
 
-def session_list(
+def _session_list_query(
+    shape: tuple[str, bool, bool, bool],
     *,
-    actor: Actor,
+    org_id: uuid.UUID,
+    principal_id: uuid.UUID,
     site_id: uuid.UUID | None = None,
     status: str | None = None,
     vehicle_id: uuid.UUID | None = None,
 ) -> QuerySet[dict[str, Any]]:
-    """Newest first (id breaks ties), one dict per session with ``LIST_ROW_FIELDS``.
-
-    Rows rather than model instances (a page built 200 of them, a fifth of the request's
-    CPU), with what an item embeds joined in, and ``total_rows``, the length of the whole
-    filtered list as a window count, so that a page and its total are one query. An empty
-    page has no row to carry it: ``count()`` then gives the total.
-    """
+    visibility, _, _, _ = shape
+    actor = actor_of_shape(visibility, org_id=org_id, principal_id=principal_id)
     sessions = sessions_visible_to(actor=actor)
     if site_id is not None:
         sessions = sessions.filter(site_id=site_id)
@@ -161,13 +178,60 @@ def session_list(
     )
 
 
-def session_get(*, actor: Actor, session_id: uuid.UUID) -> CaptureSession | None:
-    """One session with what the detail embeds (only the columns it shows), or None if
-    missing or not the caller's."""
-    return (
-        sessions_visible_to(actor=actor)
-        .select_related("vehicle", "operator", "device")
-        .only(*_DETAIL_FIELDS)
-        .filter(pk=session_id)
-        .first()
+_session_list = PreparedQuery(_session_list_query)
+
+
+def session_list_page(
+    *,
+    actor: Actor,
+    limit: int,
+    offset: int,
+    site_id: uuid.UUID | None = None,
+    status: str | None = None,
+    vehicle_id: uuid.UUID | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the sessions the actor sees, newest first (id breaks ties), one dict per
+    session with ``LIST_ROW_FIELDS``, and the length of the whole filtered list.
+
+    Rows rather than model instances (a page built 200 of them, a fifth of the request's
+    CPU), with what an item embeds joined in, and ``total_rows``, the length of the whole
+    list as a window count, so that a page and its total are one query. An empty page has
+    no row to carry it: a ``COUNT`` then gives the total, unless the list is empty.
+    """
+    filters = {"site_id": site_id, "status": status, "vehicle_id": vehicle_id}
+    given = {name: value for name, value in filters.items() if value is not None}
+    shape = (
+        visibility_shape(actor),
+        site_id is not None,
+        status is not None,
+        vehicle_id is not None,
     )
+    ids = {"org_id": actor.org_id, "principal_id": actor.id}
+    page = _session_list.rows(shape, limit=limit, offset=offset, **ids, **given)
+    if page:
+        return page, page[0]["total_rows"]
+    if offset == 0:
+        return page, 0
+    return page, _session_list_query(shape, **ids, **given).count()
+
+
+def _session_detail_query(
+    shape: str, *, org_id: uuid.UUID, principal_id: uuid.UUID, session_id: uuid.UUID
+) -> QuerySet[dict[str, Any]]:
+    actor = actor_of_shape(shape, org_id=org_id, principal_id=principal_id)
+    return sessions_visible_to(actor=actor).filter(pk=session_id).values(*DETAIL_ROW_FIELDS)
+
+
+_session_detail = PreparedQuery(_session_detail_query)
+
+
+def session_detail_row(*, actor: Actor, session_id: uuid.UUID) -> dict[str, Any] | None:
+    """One session with ``DETAIL_ROW_FIELDS``, or None if missing or not the caller's."""
+    return _session_detail.first(
+        visibility_shape(actor), org_id=actor.org_id, principal_id=actor.id, session_id=session_id
+    )
+
+
+def session_get(*, actor: Actor, session_id: uuid.UUID) -> CaptureSession | None:
+    """One session, or None if missing or not the caller's."""
+    return sessions_visible_to(actor=actor).filter(pk=session_id).first()

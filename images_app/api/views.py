@@ -16,7 +16,7 @@ from images_app.api.image_serializers import (
 from imaging.api.errors import ApplicationError
 from imaging.api.permissions import CanPublish, IsUser
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView, page_total
+from imaging.api.views import ApiView
 
 
 def _not_found(what: str = "Image") -> ApplicationError:
@@ -35,16 +35,21 @@ class ImageListView(ApiView):
     )
     def get(self, request):
         query = self.validated_query(ImageListQuery)
-        session = selectors.session_get_visible(actor=self.actor, session_id=query["session_id"])
-        if session is None:
-            raise _not_found("Session")
-        images = selectors.session_images(session=session, status=query.get("status"))
         limit, offset = query["limit"], query["offset"]
-        page = list(images[offset : offset + limit])
+        found = selectors.session_image_page(
+            actor=self.actor,
+            session_id=query["session_id"],
+            status=query.get("status"),
+            limit=limit,
+            offset=offset,
+        )
+        if found is None:
+            raise _not_found("Session")
+        page, total = found
         return Response(
             {
-                "data": [image_list_item_data(image) for image in page],
-                "total": page_total(images, page, limit=limit, offset=offset),
+                "data": [image_list_item_data(row) for row in page],
+                "total": total,
                 "limit": limit,
                 "offset": offset,
             }

@@ -8,8 +8,9 @@ import pytest
 
 from images_app.api.image_serializers import ImageListItem, image_list_item_data
 from images_app.models import Image
-from images_app.selectors import session_images
+from images_app.selectors import session_image_page
 from images_app.tests.image_factories import ImageFactory, processed
+from imaging.api.authentication import Actor
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
 
@@ -33,11 +34,15 @@ def test_list_items_are_what_the_serializer_writes(org, site, device, mode):
     ImageFactory(session=session, status=Image.Status.FAILED, error="checksum_mismatch")
     ImageFactory(session=session)  # pending: no thumbnails yet
 
-    images = list(session_images(session=session))
+    actor = Actor(kind="device", org_id=org.id, device=device)
+    rows, total = session_image_page(
+        actor=actor, session_id=session.id, status=None, limit=50, offset=0
+    )
 
-    assert len(images) == 4
-    for image in images:
-        written, serialized = image_list_item_data(image), ImageListItem(image).data
+    assert len(rows) == total == 4
+    for row in rows:
+        image = Image.objects.get(pk=row["id"])
+        written, serialized = image_list_item_data(row), ImageListItem(image).data
         assert json.dumps(_without_signatures(written)) == json.dumps(
             _without_signatures(serialized)
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
@@ -68,15 +67,6 @@ class LimitOffsetQuery(serializers.Serializer):
 
     limit = QueryIntegerField(min_value=1, max_value=100, default=50)
     offset = QueryIntegerField(min_value=0, max_value=10_000_000, default=0)
-
-
-def page_total(rows: QuerySet, page: list, *, limit: int, offset: int) -> int:
-    """How many rows the whole list has. A page shorter than ``limit`` ends the list, so
-    its length says it without a COUNT query, unless it is empty past the start (the list
-    may then be shorter than ``offset``)."""
-    if len(page) < limit and (page or offset == 0):
-        return offset + len(page)
-    return rows.count()
 
 
 # No CSRF check on the JSON fallbacks: a POST to an unknown API path is a 404, not a CSRF

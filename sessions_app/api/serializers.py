@@ -316,19 +316,27 @@ def session_list_item_data(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def session_detail_data(session: CaptureSession) -> dict[str, Any]:
-    """``SessionDetailOutput(session).data`` (``session`` from ``session_get``)."""
-    vehicle, device = session.vehicle, session.device
+def session_detail_data(row: dict[str, Any]) -> dict[str, Any]:
+    """``SessionDetailOutput(session).data`` from a row of ``session_detail_row``."""
+    operator_id, device_id = row["operator_id"], row["device_id"]
     return {
-        "id": str(session.id),
-        "org_id": str(session.org_id),
-        "site_id": str(session.site_id),
-        "vehicle": {"vin": vehicle.vin, "stock": vehicle.stock, "id": str(vehicle.id)},
-        "mode": session.mode,
-        "shot_list": session.shot_list,
-        "operator": _person(session.operator),
-        "device": None if device is None else {"id": str(device.id), "model": device.model},
-        "status": session.status,
-        "started_at": datetime_text(session.started_at),
-        "completed_at": datetime_text(session.completed_at),
+        "id": str(row["id"]),
+        "org_id": str(row["org_id"]),
+        "site_id": str(row["site_id"]),
+        "vehicle": {
+            "vin": row["vehicle__vin"],
+            "stock": row["vehicle__stock"],
+            "id": str(row["vehicle_id"]),
+        },
+        "mode": row["mode"],
+        "shot_list": row["shot_list"],
+        "operator": None
+        if operator_id is None
+        else {"id": str(operator_id), "name": row["operator__name"]},
+        "device": None
+        if device_id is None
+        else {"id": str(device_id), "model": row["device__model"]},
+        "status": row["status"],
+        "started_at": datetime_text(row["started_at"]),
+        "completed_at": datetime_text(row["completed_at"]),
     }

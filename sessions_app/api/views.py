@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from imaging.api.permissions import IsUser
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView, page_total
+from imaging.api.views import ApiView
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
@@ -45,20 +45,19 @@ class SessionListCreateView(ApiView):
     )
     def get(self, request):
         query = self.validated_query(SessionListQuery)
-        sessions = selectors.session_list(
+        limit, offset = query["limit"], query["offset"]
+        page, total = selectors.session_list_page(
             actor=self.actor,
+            limit=limit,
+            offset=offset,
             site_id=query.get("site_id"),
             status=query.get("status"),
             vehicle_id=query.get("vehicle_id"),
         )
-        limit, offset = query["limit"], query["offset"]
-        page = list(sessions[offset : offset + limit])
         return Response(
             {
                 "data": [session_list_item_data(row) for row in page],
-                "total": page[0]["total_rows"]
-                if page
-                else page_total(sessions, page, limit=limit, offset=offset),
+                "total": total,
                 "limit": limit,
                 "offset": offset,
             }
@@ -112,13 +111,19 @@ class SessionDetailView(ApiView):
             raise NotFound()
         return session
 
+    def _detail(self, pk: uuid.UUID) -> dict:
+        row = selectors.session_detail_row(actor=self.actor, session_id=pk)
+        if row is None:
+            raise NotFound()
+        return session_detail_data(row)
+
     @extend_schema(
         operation_id="sessions_retrieve",
         summary="One session with its vehicle, operator and device",
         responses={200: SessionDetailOutput, **error_responses(401, 404, 429)},
     )
     def get(self, request, pk: uuid.UUID):
-        return Response(session_detail_data(self._get_visible(pk)))
+        return Response(self._detail(pk))
 
     @extend_schema(
         operation_id="sessions_finish",
@@ -135,4 +140,4 @@ class SessionDetailView(ApiView):
             actor=self.actor,
             request_id=request.request_id,
         )
-        return Response(session_detail_data(self._get_visible(pk)))
+        return Response(self._detail(pk))
