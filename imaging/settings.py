@@ -96,9 +96,19 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # SQLite serialises writers; wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
-elif "postgresql" in DATABASES["default"]["ENGINE"]:
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that needs no round trip on a healthy idle
+    # connection (imaging/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "imaging.postgresql"
     # An unreachable database fails a request (and /readyz) in seconds instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        # Parameters bound by the server, and a statement run a few times on a connection
+        # prepared there (psycopg), so PostgreSQL stops parsing and planning the same API
+        # queries on every request. Off behind a pooler that cannot carry them (PgBouncer
+        # in transaction mode before 1.21).
+        DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
