@@ -6,6 +6,7 @@ device is still enrolled or the user still active, so revocation takes effect at
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import Token, UntypedToken
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts.models import Device, User
 from accounts.selectors import device_enrolled_get, user_active_get
@@ -50,9 +52,21 @@ class InvalidToken(exceptions.AuthenticationFailed):
 
 def read_token(raw: str) -> Token:
     """Decode and verify a token of either kind; raise InvalidToken otherwise."""
+    token = _verified(raw)
     try:
-        # Signature and expiry; the kind is the "typ" claim (decoded once: PyJWT's decode
-        # is a good part of an API request's CPU).
+        token.check_exp(current_time=aware_utcnow())
+    except TokenError as exc:
+        raise InvalidToken() from exc
+    return token
+
+
+# Verifying a signature (PyJWT) is an eighth of a small API request's CPU, and a client
+# sends the same token for hours: a verified token is kept by its exact text, and only its
+# expiry is checked again. A bad token is never kept.
+@functools.lru_cache(maxsize=4096)
+def _verified(raw: str) -> Token:
+    try:
+        # Signature and expiry; the kind is the "typ" claim (decoded once).
         token = UntypedToken(raw)
         if str(token.get("typ")) not in TOKEN_CLASSES:
             raise InvalidToken()
