@@ -2,7 +2,8 @@
 
 Interface:
 - ``presigned_put(*, key, content_type, sha256_hex) -> PresignedPut`` (url, headers, expires_at)
-- ``presigned_get(*, key, ttl_seconds=settings.THUMB_URL_TTL_SECONDS) -> str``
+- ``presigned_get(*, key, ttl_seconds=settings.THUMB_URL_TTL_SECONDS) -> str`` (valid at
+  least that long; the same URL for a key through a tenth of it)
 - ``object_size(*, key) -> int | None`` (HEAD; None when the object does not exist)
 - ``get_bytes(*, key, max_bytes) -> bytes`` (``ObjectNotFound``, ``ObjectTooLarge``)
 - ``put_bytes(*, key, data, content_type) -> None``
@@ -27,6 +28,7 @@ import functools
 import hashlib
 import hmac
 import re
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -357,18 +359,27 @@ def presigned_put(
 
 
 def presigned_get(*, key: str, ttl_seconds: int | None = None) -> str:
-    """A short-lived GET URL for a private object (thumbnails in the admin and API)."""
+    """A short-lived GET URL for a private object (thumbnails in the admin and API), valid
+    for at least ``ttl_seconds`` (``THUMB_URL_TTL_SECONDS``) from now.
+
+    URLs are signed as of the start of a window of a tenth of the lifetime and remembered,
+    so a key's URL stays the same through the window: re-reading a spin's 72 thumbnail URLs
+    costs no signing, and browsers keep the thumbnails they already have. Each URL lives
+    the lifetime plus the window from its signing, so at least the lifetime from now.
+    """
     ttl = settings.THUMB_URL_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     signer = url_signer()
     if signer is None:
         return _botocore_presigned_url("get_object", {"Key": key}, ttl_seconds=ttl)
-    return signer.sign(
-        method="GET",
-        key=key,
-        ttl_seconds=ttl,
-        headers={},
-        at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-    )
+    window = max(1, ttl // 10)
+    now = int(time.time())
+    return _signed_get(signer, key, ttl + window, now - now % window)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _signed_get(signer: UrlSigner, key: str, ttl_seconds: int, signed_at: int) -> str:
+    at = dt.datetime.fromtimestamp(signed_at, dt.UTC)
+    return signer.sign(method="GET", key=key, ttl_seconds=ttl_seconds, headers={}, at=at)
 
 
 # --- objects

@@ -2,10 +2,12 @@
 
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from images_app import storage
 from images_app.models import Image
 from images_app.tests.image_factories import ImageFactory, processed
 from sessions_app.models import CaptureSession
@@ -98,7 +100,31 @@ def test_thumb_urls_are_short_lived_signed_urls_of_the_thumbnails(api, reviewer,
         assert parts.path.endswith(image.thumb_keys[size])
         query = parse_qs(parts.query)
         assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
-        assert query["X-Amz-Expires"] == [str(settings.THUMB_URL_TTL_SECONDS)]
+        # Signed at the start of a window of a tenth of the lifetime, valid at least the
+        # lifetime from now.
+        ttl = settings.THUMB_URL_TTL_SECONDS
+        signed_at = dt.datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")
+        expires_at = signed_at.replace(tzinfo=dt.UTC) + dt.timedelta(
+            seconds=int(query["X-Amz-Expires"][0])
+        )
+        assert int(query["X-Amz-Expires"][0]) == ttl + ttl // 10
+        assert expires_at >= dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(
+            seconds=ttl
+        )
+
+
+def test_a_list_read_again_gives_the_same_thumbnail_urls(api, reviewer, spin, monkeypatch):
+    """Stable URLs through their window (a tenth of the lifetime): browsers keep the
+    thumbnails they have; the next window signs anew."""
+    processed(ImageFactory(session=spin, angle_deg=0))
+    now = 1_800_000_000  # the start of a 30 s window
+    monkeypatch.setattr(storage, "time", SimpleNamespace(time=lambda: now))
+    first = list_images(api(reviewer), spin).json()["data"][0]["thumb_urls"]
+    now += 29
+    assert list_images(api(reviewer), spin).json()["data"][0]["thumb_urls"] == first
+    now += 1
+    later = list_images(api(reviewer), spin).json()["data"][0]["thumb_urls"]
+    assert set(later) == set(first) and not set(later.values()) & set(first.values())
 
 
 def test_pending_images_have_no_thumbnails_yet(api, reviewer, spin):
