@@ -25,7 +25,7 @@ from accounts.models import User
 from images_app import storage
 from images_app.models import Image
 from imaging.api.errors import ApplicationError
-from imaging.db import PreparedQuery
+from imaging.db import PreparedQuery, insert_new
 from sessions_app.models import CaptureSession
 from sessions_app.selectors import actor_of_shape, may_use_site_of_row, visibility_shape
 
@@ -292,7 +292,7 @@ def image_upload_start(
                 session=session, angle_deg=angle_deg, frame_index=frame_index, shot_name=shot_name
             )
             image_id = uuid.uuid4()
-            image = Image.objects.create(
+            image = Image(
                 id=image_id,
                 org_id=session.org_id,
                 session=session,
@@ -311,6 +311,7 @@ def image_upload_start(
                     content_type=content_type,
                 ),
             )
+            insert_new(image)  # one new row: the statement is written once
     presigned = storage.presigned_put(
         key=image.storage_key, content_type=image.content_type, sha256_hex=image.content_sha256
     )

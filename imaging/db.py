@@ -7,6 +7,7 @@ query is written: it builds the queryset once per *shape* (what changes the SQL'
 e.g. whether a caller sees every site) with a unique placeholder value for each parameter,
 compiles it, notes where each placeholder landed among the SQL's parameters, and from then
 on only swaps the values in. Rows come back as dicts, converted as ``values()`` would.
+``insert_new`` does the same for a hot path's ``INSERT``.
 
 A placeholder the ORM does not pass through unchanged (inlined into the SQL, wrapped in
 ``%...%``) makes compiling fail loudly rather than run a query with the wrong values; a
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 
 @dataclass(frozen=True)
@@ -143,3 +144,44 @@ class PreparedQuery:
         """The first row, or None (``LIMIT 1``; order the queryset if several may match)."""
         rows = self.rows(shape, limit=1, using=using, **params)
         return rows[0] if rows else None
+
+
+@dataclass(frozen=True)
+class _Insert:
+    sql: str
+    fields: tuple[Any, ...]
+
+
+_inserts: dict[tuple[type[Model], str], _Insert] = {}
+
+
+def insert_new(instance: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """``INSERT`` a new object whose primary key is set, as ``save()`` would (each field's
+    ``pre_save`` and database value), with the statement written once per model.
+
+    For hot paths only: no signals (nothing here listens to them) and no returned columns
+    (every model written this way has its key set before the insert, e.g. a UUID).
+    """
+    model = type(instance)
+    connection = connections[using]
+    statement = _inserts.get((model, using))
+    if statement is None:
+        meta = model._meta
+        fields = tuple(field for field in meta.local_concrete_fields if not field.generated)
+        quote = connection.ops.quote_name
+        statement = _inserts[(model, using)] = _Insert(
+            sql=f"INSERT INTO {quote(meta.db_table)} "
+            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})",
+            fields=fields,
+        )
+    if instance.pk is None:
+        raise ValueError("insert_new needs the primary key set")
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for field in statement.fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, values)
+    instance._state.adding = False
+    instance._state.db = using
