@@ -9,10 +9,15 @@ from rest_framework import serializers
 
 from images_app import storage
 from images_app.models import Image
-from imaging.api.fields import QueryIntegerField, StrictUUIDField, datetime_text
+from imaging.api.fields import (
+    InputSerializer,
+    QueryIntegerField,
+    StrictUUIDField,
+    datetime_text,
+)
 
 
-class ImageListQuery(serializers.Serializer):
+class ImageListQuery(InputSerializer):
     """``session_id`` is required; ``limit``/``offset`` are additive (a 360-frame spin fits
     in one page by default)."""
 

@@ -1,7 +1,11 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from images_app.api.serializers import PresignRequest, PresignResponse
+from images_app.api.serializers import (
+    PresignRequest,
+    PresignResponse,
+    presign_response_data,
+)
 from images_app.uploads import image_upload_start
 from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
@@ -38,14 +42,4 @@ class PresignView(ApiView):
             shot_name=data.get("shot_name"),
             request_id=request.request_id,
         )
-        body = {
-            "upload_url": presigned.url,
-            "storage_key": image.storage_key,
-            "headers": presigned.headers,
-            "expires_at": presigned.expires_at,
-            "image_id": image.id,
-            "frame_index": image.frame_index,
-            "angle_deg": image.angle_deg,
-            "shot_name": image.shot_name,
-        }
-        return Response(PresignResponse(body).data)
+        return Response(presign_response_data(image, presigned))

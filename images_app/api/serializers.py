@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from images_app.models import Image
+from images_app.storage import PresignedPut
 from imaging.api.fields import (
     VISIBLE_TEXT,
+    InputSerializer,
     StrictCharField,
     StrictIntegerField,
     StrictUUIDField,
+    datetime_text,
 )
 
 
-class PresignRequest(serializers.Serializer):
+class PresignRequest(InputSerializer):
     """Where the photo goes: ``angle_deg`` or ``frame_index`` (not both) in a spin,
     ``shot_name`` in stills. Whether that fits the session is the service's to say (409)."""
 
@@ -74,3 +79,18 @@ class PresignResponse(serializers.Serializer):
     frame_index = serializers.IntegerField(allow_null=True)
     angle_deg = serializers.IntegerField(allow_null=True)
     shot_name = serializers.CharField(allow_null=True)
+
+
+def presign_response_data(image: Image, presigned: PresignedPut) -> dict[str, Any]:
+    """``PresignResponse(...).data``, written out: the serializer was a tenth of a presign's
+    CPU. A test holds the two equal."""
+    return {
+        "upload_url": presigned.url,
+        "storage_key": image.storage_key,
+        "headers": {str(name): str(value) for name, value in presigned.headers.items()},
+        "expires_at": datetime_text(presigned.expires_at),
+        "image_id": str(image.id),
+        "frame_index": image.frame_index,
+        "angle_deg": image.angle_deg,
+        "shot_name": image.shot_name,
+    }

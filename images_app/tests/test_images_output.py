@@ -7,9 +7,11 @@ import json
 import pytest
 
 from images_app.api.image_serializers import ImageListItem, image_list_item_data
+from images_app.api.serializers import PresignResponse, presign_response_data
 from images_app.models import Image
 from images_app.selectors import session_image_page
 from images_app.tests.image_factories import ImageFactory, processed
+from images_app.uploads import image_upload_start
 from imaging.api.authentication import Actor
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
@@ -47,3 +49,53 @@ def test_list_items_are_what_the_serializer_writes(org, site, device, mode):
             _without_signatures(serialized)
         )
         assert set(written["thumb_urls"]) == set(image.thumb_keys)
+
+
+@pytest.mark.parametrize("mode", [CaptureSession.Mode.STUDIO360, CaptureSession.Mode.STILLS])
+def test_the_presign_response_is_what_its_serializer_writes(org, site, device, mode):
+    session = CaptureSessionFactory(org=org, site=site, device=device, mode=mode)
+    image, presigned = image_upload_start(
+        actor=Actor(kind="device", org_id=org.id, device=device),
+        session_id=session.id,
+        file_name="IMG_0001.jpg",
+        content_type="image/jpeg",
+        content_sha256="ab" * 32,
+    )
+    body = {
+        "upload_url": presigned.url,
+        "storage_key": image.storage_key,
+        "headers": presigned.headers,
+        "expires_at": presigned.expires_at,
+        "image_id": image.id,
+        "frame_index": image.frame_index,
+        "angle_deg": image.angle_deg,
+        "shot_name": image.shot_name,
+    }
+
+    written = presign_response_data(image, presigned)
+
+    assert json.dumps(written) == json.dumps(PresignResponse(body).data)
+
+
+def test_a_presigned_image_is_stored_as_the_orm_would_store_it(org, site, device):
+    session = CaptureSessionFactory(org=org, site=site, device=device)
+    actor = Actor(kind="device", org_id=org.id, device=device)
+    image, _ = image_upload_start(
+        actor=actor,
+        session_id=session.id,
+        file_name="IMG_0001.jpg",
+        content_type="image/jpeg",
+        content_sha256="cd" * 32,
+        frame_index=3,
+    )
+
+    stored = Image.objects.get(pk=image.pk)
+    assert stored.created_at is not None
+    for field in Image._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(image, field.attname), field.name
+    assert (stored.status, stored.frame_index, stored.qc, stored.thumb_keys) == (
+        Image.Status.PENDING,
+        3,
+        {},
+        {},
+    )

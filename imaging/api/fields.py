@@ -13,6 +13,7 @@ match before a trailing newline); drf-spectacular publishes them as ECMA ``^(?:.
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 from datetime import UTC, datetime
@@ -146,3 +147,23 @@ def datetime_text(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime(api_settings.DATETIME_FORMAT)
+
+
+# Fields that hold other fields (bound to the declared instance): deep-copied as DRF does.
+_CONTAINER_FIELDS = (serializers.ListField, serializers.DictField, serializers.BaseSerializer)
+
+
+class InputSerializer(serializers.Serializer):
+    """A serializer for requests on hot paths: its declared fields are copied shallowly.
+
+    DRF deep-copies every declared field for each serializer instance, rebuilding it with
+    its validators: a tenth of a presign's CPU. A declared field is never bound or used
+    itself, and binding and validating set attributes on the copy only, so a shallow copy
+    is as independent; fields holding other fields are still deep-copied.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            name: copy.deepcopy(field) if isinstance(field, _CONTAINER_FIELDS) else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from imaging.api.errors import error_response
-from imaging.api.fields import QueryIntegerField
+from imaging.api.fields import InputSerializer, QueryIntegerField
 
 
 class ApiView(APIView):
@@ -62,7 +62,7 @@ class ApiView(APIView):
         return self.validated(serializer_class, data)
 
 
-class LimitOffsetQuery(serializers.Serializer):
+class LimitOffsetQuery(InputSerializer):
     """``limit`` 1-100 (default 50; more is a 400, not clamped) and ``offset`` ≥ 0."""
 
     limit = QueryIntegerField(min_value=1, max_value=100, default=50)
