@@ -621,7 +621,7 @@ def profile(
     run_load: Callable[[], Run],
     tmp: Path,
     wall: bool = False,
-    top: int = 40,
+    top: int = int(os.environ.get("BENCH_PROFILE_TOP", 40)),
 ) -> Run:
     """Sample every gunicorn worker with py-spy while ``run_load`` runs; print where the
     time goes: each function's share of the samples, inclusive (anywhere on the stack) and
