@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from events_app.models import Event
 from imaging.api.errors import ApplicationError
+from imaging.db import PreparedQuery, id_list_text, in_id_list
 
 if TYPE_CHECKING:
     from imaging.api.authentication import Actor
@@ -154,25 +155,46 @@ def events_ingest(
     return len(events)
 
 
+@functools.cache
+def _visible_entities(entity_type: str) -> PreparedQuery:
+    """Which of a batch's ids of ``entity_type`` the caller sees, compiled once per caller
+    shape (``ids``: ``imaging.db.id_list_text``, one parameter however many)."""
+    from images_app.selectors import images_visible_to
+    from sessions_app.selectors import actor_of_shape, sessions_visible_to
+
+    visible_to = {
+        Event.EntityType.SESSION: sessions_visible_to,
+        Event.EntityType.IMAGE: images_visible_to,
+        Event.EntityType.DEVICE: _devices_visible_to,
+    }[entity_type]
+
+    def build(shape: str, *, org_id: uuid.UUID, principal_id: uuid.UUID, ids: str):
+        actor = actor_of_shape(shape, org_id=org_id, principal_id=principal_id)
+        return visible_to(actor=actor).filter(pk__in=in_id_list(ids)).values("pk")
+
+    return PreparedQuery(build)
+
+
 def _invisible_indexes(*, actor: Actor, events: list[dict[str, Any]]) -> list[int]:
-    from images_app.selectors import images_visible_to, sessions_visible_to
+    from sessions_app.selectors import visibility_shape
 
     wanted: dict[str, set[uuid.UUID]] = {t: set() for t in Event.EntityType.values}
     for e in events:
         wanted[e["entity_type"]].add(e["entity_id"])
     visible: set[tuple[str, uuid.UUID]] = set()
-    lookups = {
-        Event.EntityType.SESSION: lambda ids: sessions_visible_to(actor=actor).filter(pk__in=ids),
-        Event.EntityType.IMAGE: lambda ids: images_visible_to(actor=actor).filter(pk__in=ids),
-        Event.EntityType.DEVICE: lambda ids: _devices_visible_to(actor=actor).filter(pk__in=ids),
-    }
     for entity_type, ids in wanted.items():
         if not ids:
             continue
         if entity_type == Event.EntityType.DEVICE and actor.is_device:
             found = {actor.id} & ids  # a device only speaks for itself; no query needed
         else:
-            found = set(lookups[entity_type](ids).values_list("pk", flat=True))
+            rows = _visible_entities(entity_type).rows(
+                visibility_shape(actor),
+                org_id=actor.org_id,
+                principal_id=actor.id,
+                ids=id_list_text(ids),
+            )
+            found = {row["pk"] for row in rows}
         visible.update((entity_type, pk) for pk in found)
     return [i for i, e in enumerate(events) if (e["entity_type"], e["entity_id"]) not in visible]
 

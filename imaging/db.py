@@ -16,13 +16,15 @@ value that changes the SQL itself (None, a bool, an optional filter) belongs in 
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
+from django.db.models.expressions import RawSQL
 
 
 @dataclass(frozen=True)
@@ -185,3 +187,27 @@ def insert_new(instance: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
         cursor.execute(statement.sql, values)
     instance._state.adding = False
     instance._state.db = using
+
+
+# --- a list of ids as one SQL parameter -----------------------------------------------------
+#
+# ``pk__in=[...]`` writes one parameter per id, so its SQL changes with the list's length and
+# cannot be prepared; these take the whole list as one text parameter instead.
+
+_ID_LIST_SQL = {
+    "postgresql": "SELECT unnest(%s::uuid[])",
+    "sqlite": "SELECT value FROM json_each(%s)",
+}
+
+
+def id_list_text(ids: Iterable[uuid.UUID], *, using: str = DEFAULT_DB_ALIAS) -> str:
+    """``ids`` as the one parameter of ``in_id_list``: an array literal on PostgreSQL, a
+    JSON list of the 32-digit form SQLite stores."""
+    if connections[using].vendor == "postgresql":
+        return "{" + ",".join(str(pk) for pk in ids) + "}"
+    return json.dumps([pk.hex for pk in ids])
+
+
+def in_id_list(ids_text: str, *, using: str = DEFAULT_DB_ALIAS) -> RawSQL:
+    """A subquery of the ids in ``ids_text`` (from ``id_list_text``), for ``pk__in=``."""
+    return RawSQL(_ID_LIST_SQL[connections[using].vendor], [ids_text])

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.db.models import F
 
-from imaging.db import PreparedQuery
+from imaging.db import PreparedQuery, id_list_text, in_id_list
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
 
@@ -102,3 +102,19 @@ def test_a_sliced_queryset_is_refused(org):
 
     with pytest.raises(ValueError, match="slice with rows"):
         prepared.rows(None, org_id=org.id)
+
+
+def test_a_list_of_ids_is_one_parameter_whatever_its_length(
+    sessions, org, django_assert_num_queries
+):
+    prepared = PreparedQuery(
+        lambda shape, *, org_id, ids: CaptureSession.objects.filter(
+            org_id=org_id, pk__in=in_id_list(ids)
+        ).values("id")
+    )
+
+    for chosen in ([], sessions[:1], sessions[1:4], [*sessions, CaptureSessionFactory()]):
+        ids = id_list_text(s.id for s in chosen)
+        with django_assert_num_queries(1):
+            rows = prepared.rows(None, org_id=org.id, ids=ids)
+        assert {row["id"] for row in rows} == {s.id for s in chosen if s.org_id == org.id}
