@@ -5,7 +5,7 @@ One command starts everything on 127.0.0.1 and stops it again:
 - Redis: its own ``redis-server`` on a free port, no persistence (cache, rate-limit counters,
   broker of the tasks ``upload_complete`` enqueues; no worker runs);
 - SeaweedFS: ``images_app.seaweed.SeaweedServer`` (presigning is local, /readyz checks it);
-- gunicorn with the web role's flags from ``scripts/entrypoint.sh`` (2 workers x 4 threads,
+- gunicorn with the web role's flags from ``scripts/entrypoint.sh`` (4 workers x 2 threads,
   access log on), ``DEBUG=false``, throwaway secrets, rate limits on. It serves
   ``bench.api_settings``: the production settings plus two reference views
   (``bench/api_urls.py``).
@@ -710,8 +710,8 @@ def main() -> int:
         help="every Nth request closes its connection, so connections spread over the "
         "workers (0: keep-alive throughout)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn --workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn --workers")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn --threads")
     parser.add_argument(
         "--only",
         action="append",

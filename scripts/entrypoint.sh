@@ -33,7 +33,7 @@ case "$role" in
     exec gunicorn imaging.wsgi:application \
       --config "$APP_DIR/scripts/gunicorn.conf.py" \
       --bind "${WEB_BIND:-0.0.0.0}:${PORT:-8000}" \
-      --workers "${WEB_CONCURRENCY:-2}" --threads "${WEB_THREADS:-4}" \
+      --workers "${WEB_CONCURRENCY:-4}" --threads "${WEB_THREADS:-2}" \
       --graceful-timeout 30 --timeout 60 "$@" ;;
   worker)
     echo worker > "$ROLE_FILE" 2>/dev/null || true
