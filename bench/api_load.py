@@ -453,12 +453,16 @@ def seed() -> Seeded:
         for i, token in enumerate(user_tokens())
     ]
     # A rig presigns each frame of its spin (frame_index given: a retake after the first
-    # round), each time a new photo: "@SHA256@" becomes fresh random hex in wrk.
+    # round), each time a new photo: "@SHA256@" becomes fresh random hex in wrk. A device
+    # holds one token (for 30 days), as the capture app does.
+    presigner_tokens = {
+        device.id: str(device_token_issue(device=device)) for device, _ in presigners
+    }
     seeded.requests["presign"] = [
         _line(
             "POST",
             "/v1/presign",
-            str(device_token_issue(device=device)),
+            presigner_tokens[device.id],
             {
                 "session_id": str(session.id),
                 "file_name": f"IMG_{frame:04d}.jpg",
