@@ -210,6 +210,12 @@ _pending_retry = PreparedQuery(
 )
 
 
+def _pending_image(photo: dict[str, Any]) -> Image | None:
+    """The pending image a repeated presign of ``photo`` is for, if any."""
+    found = _pending_retry.first(None, **photo)
+    return None if found is None else Image.objects.get(pk=found["id"])
+
+
 def _placement(
     *,
     session: CaptureSession,
@@ -281,16 +287,20 @@ def image_upload_start(
     if content_type not in CONTENT_TYPE_EXTENSIONS:
         raise _invalid("content_type", "Must be image/jpeg or image/heic.")
     sha256 = content_sha256.lower()
+    photo = {"session_id": session_id, "content_sha256": sha256, "content_type": content_type}
     with transaction.atomic():
         session = _session_for_upload(actor=actor, session_id=session_id)
-        retry = _pending_retry.first(
-            None, session_id=session.id, content_sha256=sha256, content_type=content_type
-        )
-        image = None if retry is None else Image.objects.get(pk=retry["id"])
-        if image is None:
+        try:
             frame, angle, shot = _placement(
                 session=session, angle_deg=angle_deg, frame_index=frame_index, shot_name=shot_name
             )
+        except ApplicationError:
+            # A repeat is answered with its image even where a new one would not fit (its
+            # own frame may be the last free one).
+            image = _pending_image(photo)
+            if image is None:
+                raise
+        else:
             image_id = uuid.uuid4()
             image = Image(
                 id=image_id,
@@ -311,7 +321,10 @@ def image_upload_start(
                     content_type=content_type,
                 ),
             )
-            insert_new(image)  # one new row: the statement is written once
+            # Inserted unless this photo already has a pending image (a repeat), checked by
+            # the INSERT itself: one statement, after the session's lock is held.
+            if not insert_new(image, unless=_pending_retry.sql(None, **photo)):
+                image = _pending_image(photo)
     presigned = storage.presigned_put(
         key=image.storage_key, content_type=image.content_type, sha256_hex=image.content_sha256
     )

@@ -114,18 +114,8 @@ class PreparedQuery:
         using: str = DEFAULT_DB_ALIAS,
         **params: Any,
     ) -> list[dict[str, Any]]:
-        key = (shape, using)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = self._compile(shape, using, params)
-        values = list(compiled.params)
-        for index, name, make in compiled.slots:
-            values[index] = make(params[name])
+        compiled, sql, values = self._bound(shape, limit, offset, using, params)
         connection = connections[using]
-        sql = compiled.sql
-        if limit is not None or offset:
-            high = None if limit is None else offset + limit
-            sql = f"{sql} {connection.ops.limit_offset_sql(offset, high)}"
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
             fetched = cursor.fetchall()
@@ -142,6 +132,34 @@ class PreparedQuery:
             result.append(dict(zip(names, row, strict=True)))
         return result
 
+    def sql(
+        self, shape: Hashable, *, using: str = DEFAULT_DB_ALIAS, **params: Any
+    ) -> tuple[str, list[Any]]:
+        """The SQL and its parameters, to embed (e.g. ``insert_new(unless=...)``)."""
+        _, sql, values = self._bound(shape, None, 0, using, params)
+        return sql, values
+
+    def _bound(
+        self,
+        shape: Hashable,
+        limit: int | None,
+        offset: int,
+        using: str,
+        params: dict[str, Any],
+    ) -> tuple[_Compiled, str, list[Any]]:
+        key = (shape, using)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(shape, using, params)
+        values = list(compiled.params)
+        for index, name, make in compiled.slots:
+            values[index] = make(params[name])
+        sql = compiled.sql
+        if limit is not None or offset:
+            high = None if limit is None else offset + limit
+            sql = f"{sql} {connections[using].ops.limit_offset_sql(offset, high)}"
+        return compiled, sql, values
+
     def first(self, shape: Hashable, *, using: str = DEFAULT_DB_ALIAS, **params: Any):
         """The first row, or None (``LIMIT 1``; order the queryset if several may match)."""
         rows = self.rows(shape, limit=1, using=using, **params)
@@ -150,16 +168,27 @@ class PreparedQuery:
 
 @dataclass(frozen=True)
 class _Insert:
-    sql: str
+    table: str
+    columns: str
+    placeholders: str
     fields: tuple[Any, ...]
 
 
 _inserts: dict[tuple[type[Model], str], _Insert] = {}
 
 
-def insert_new(instance: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
+def insert_new(
+    instance: Model,
+    *,
+    unless: tuple[str, list[Any]] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> bool:
     """``INSERT`` a new object whose primary key is set, as ``save()`` would (each field's
     ``pre_save`` and database value), with the statement written once per model.
+
+    ``unless``: SQL and parameters of a read (``PreparedQuery.sql``); the row is inserted
+    only if it finds nothing, decided by the ``INSERT`` itself. Returns whether the row was
+    inserted.
 
     For hot paths only: no signals (nothing here listens to them) and no returned columns
     (every model written this way has its key set before the insert, e.g. a UUID).
@@ -172,9 +201,9 @@ def insert_new(instance: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
         fields = tuple(field for field in meta.local_concrete_fields if not field.generated)
         quote = connection.ops.quote_name
         statement = _inserts[(model, using)] = _Insert(
-            sql=f"INSERT INTO {quote(meta.db_table)} "
-            f"({', '.join(quote(field.column) for field in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})",
+            table=quote(meta.db_table),
+            columns=", ".join(quote(field.column) for field in fields),
+            placeholders=", ".join(["%s"] * len(fields)),
             fields=fields,
         )
     if instance.pk is None:
@@ -183,10 +212,19 @@ def insert_new(instance: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
         field.get_db_prep_save(field.pre_save(instance, True), connection)
         for field in statement.fields
     ]
+    head = f"INSERT INTO {statement.table} ({statement.columns})"
+    if unless is None:
+        sql = f"{head} VALUES ({statement.placeholders})"
+    else:
+        sql = f"{head} SELECT {statement.placeholders} WHERE NOT EXISTS ({unless[0]})"
+        values += unless[1]
     with connection.cursor() as cursor:
-        cursor.execute(statement.sql, values)
-    instance._state.adding = False
-    instance._state.db = using
+        cursor.execute(sql, values)
+        inserted = cursor.rowcount == 1
+    if inserted:
+        instance._state.adding = False
+        instance._state.db = using
+    return inserted
 
 
 # --- a list of ids as one SQL parameter -----------------------------------------------------

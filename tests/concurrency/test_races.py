@@ -1,4 +1,5 @@
-"""Races on real PostgreSQL: processing claims, spin frames, upload_complete, publish.
+"""Races on real PostgreSQL: processing claims, spin frames, repeated presigns,
+upload_complete, publish.
 
 Each test holds the contested row locked on the test's own connection, starts the racers
 (each on its own connection), waits until PostgreSQL reports every one of them blocked by
@@ -99,6 +100,22 @@ def test_presigns_racing_for_the_next_free_frame_get_different_frames(api, org, 
     frames = sorted(r.json()["frame_index"] for r in responses)
     assert frames == list(range(RACERS))
     assert sorted(r.json()["angle_deg"] for r in responses) == [f * 15 for f in frames]
+
+
+def test_repeats_of_one_photo_presigned_at_once_get_one_image(api, org, site, device):
+    """A client retrying while its first presign is still in flight: every answer names the
+    same pending image, whichever request took the session's lock first."""
+    spin = CaptureSessionFactory(org=org, site=site, device=device)
+    client = api(device)
+    racers = [
+        RequestThread(lambda: presign(client, spin, b"the same photo")) for _ in range(RACERS)
+    ]
+
+    responses = race(CaptureSession.objects.filter(pk=spin.pk), racers)
+
+    assert [r.status_code for r in responses] == [200] * RACERS
+    assert len({r.json()["image_id"] for r in responses}) == 1
+    assert Image.objects.filter(session=spin).count() == 1
 
 
 def test_parallel_upload_complete_events_for_one_image_enqueue_it_once(
