@@ -19,8 +19,11 @@ accesslog = None
 control_socket_disable = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Recycle workers now and then: a slow leak never takes a machine down.
-max_requests = 2000
-max_requests_jitter = 200
+# A worker is replaced after this many requests (a guard against slow leaks). Not much
+# sooner: each new worker reconnects to PostgreSQL and re-prepares its statements, and
+# starts without its compiled queries and verified tokens.
+max_requests = 20000
+max_requests_jitter = 2000
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
