@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
@@ -195,7 +195,9 @@ def _signing_key(secret_key: str, day: str, region: str) -> bytes:
     return key
 
 
-@dataclass(frozen=True)
+# eq=False: hashed by identity (there is one per configuration, _cached_url_signer), as
+# the key of every remembered URL.
+@dataclass(frozen=True, eq=False)
 class UrlSigner:
     """Presigns S3 URLs with AWS Signature V4 in the query string, exactly as botocore's
     ``generate_presigned_url`` does for path-style addressing (``UNSIGNED-PAYLOAD``), for
@@ -367,13 +369,20 @@ def presigned_get(*, key: str, ttl_seconds: int | None = None) -> str:
     costs no signing, and browsers keep the thumbnails they already have. Each URL lives
     the lifetime plus the window from its signing, so at least the lifetime from now.
     """
+    return presigned_getter(ttl_seconds=ttl_seconds)(key)
+
+
+def presigned_getter(*, ttl_seconds: int | None = None) -> Callable[[str], str]:
+    """``presigned_get`` for many keys at this moment (a list's thumbnails): the settings
+    are read and the window chosen once."""
     ttl = settings.THUMB_URL_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     signer = url_signer()
     if signer is None:
-        return _botocore_presigned_url("get_object", {"Key": key}, ttl_seconds=ttl)
+        return lambda key: _botocore_presigned_url("get_object", {"Key": key}, ttl_seconds=ttl)
     window = max(1, ttl // 10)
     now = int(time.time())
-    return _signed_get(signer, key, ttl + window, now - now % window)
+    signed_at = now - now % window
+    return lambda key: _signed_get(signer, key, ttl + window, signed_at)
 
 
 @functools.lru_cache(maxsize=16_384)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from images_app import selectors, services
+from images_app import selectors, services, storage
 from images_app.api.image_serializers import (
     ImageDetail,
     ImageList,
@@ -46,9 +46,10 @@ class ImageListView(ApiView):
         if found is None:
             raise _not_found("Session")
         page, total = found
+        sign = storage.presigned_getter()  # the settings read once for the page's URLs
         return Response(
             {
-                "data": [image_list_item_data(row) for row in page],
+                "data": [image_list_item_data(row, sign=sign) for row in page],
                 "total": total,
                 "limit": limit,
                 "offset": offset,
