@@ -41,6 +41,7 @@ from events_app.services import actor_fields, event_record
 from images_app import storage, uploads
 from images_app.models import Image
 from imaging.api.errors import ApplicationError
+from imaging.db import PreparedQuery, id_list_text, in_id_list
 from sessions_app.models import CaptureSession
 
 logger = logging.getLogger(__name__)
@@ -105,10 +106,19 @@ def images_upload_complete(*, image_ids: list[uuid.UUID]) -> int:
     marked with the same conditional update, which keeps concurrent batches from enqueueing
     an image twice.
     """
-    waiting = Image.objects.filter(
-        pk__in=image_ids, status=Image.Status.PENDING, uploaded_at__isnull=True
-    ).values_list("pk", flat=True)
-    return sum(image_upload_complete(image_id=image_id) for image_id in waiting)
+    if not image_ids:
+        return 0
+    waiting = _waiting_for_upload.rows(None, ids=id_list_text(image_ids))
+    return sum(image_upload_complete(image_id=row["pk"]) for row in waiting)
+
+
+# Of a list of images, those still waiting for their first upload report (compiled once,
+# the ids as one parameter: imaging.db).
+_waiting_for_upload = PreparedQuery(
+    lambda shape, *, ids: Image.objects.filter(
+        pk__in=in_id_list(ids), status=Image.Status.PENDING, uploaded_at__isnull=True
+    ).values("pk")
+)
 
 
 # --- processing ------------------------------------------------------------------------
