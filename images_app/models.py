@@ -31,8 +31,14 @@ class Image(models.Model):
         HEIC = "image/heic", "HEIC"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="images")
-    session = models.ForeignKey(CaptureSession, on_delete=models.CASCADE, related_name="images")
+    # No single-column indexes of their own: image_org_status_idx and the session_* indexes
+    # start with these columns, and every presign would maintain two indexes more.
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="images", db_index=False
+    )
+    session = models.ForeignKey(
+        CaptureSession, on_delete=models.CASCADE, related_name="images", db_index=False
+    )
     vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="images")
     frame_index = models.PositiveSmallIntegerField(null=True, blank=True)
     angle_deg = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -40,7 +46,9 @@ class Image(models.Model):
     file_name = models.CharField(max_length=255)
     content_type = models.CharField(max_length=16, choices=ContentType.choices)
     content_sha256 = models.CharField(max_length=64)
-    storage_key = models.CharField(max_length=512, unique=True)
+    # Unique (see Meta): a constraint rather than unique=True, which on PostgreSQL adds a
+    # LIKE index no query uses.
+    storage_key = models.CharField(max_length=512)
     size = models.BigIntegerField(null=True, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -72,6 +80,9 @@ class Image(models.Model):
             models.Index(fields=["session", "content_sha256"], name="image_session_sha_idx"),
             models.Index(fields=["status", "created_at"], name="image_status_created_idx"),
             models.Index(fields=["org", "status", "-created_at"], name="image_org_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["storage_key"], name="image_storage_key_unique"),
         ]
 
     def __str__(self) -> str:
