@@ -295,21 +295,19 @@ class SessionDetailOutput(serializers.Serializer):
 # test holds them equal.
 
 
-def _person(user: Any) -> dict[str, Any] | None:
-    return None if user is None else {"id": str(user.id), "name": user.name}
+def _person(person_id: Any, name: str | None) -> dict[str, Any] | None:
+    """An embedded operator as the output serializers write it; None without one."""
+    return None if person_id is None else {"id": str(person_id), "name": name}
 
 
 def session_list_item_data(row: dict[str, Any]) -> dict[str, Any]:
-    """``SessionListItemOutput(session).data`` from a row of ``session_list``."""
-    operator_id = row["operator_id"]
+    """``SessionListItemOutput(session).data`` from a row of ``session_list_page``."""
     return {
         "id": str(row["id"]),
         "vehicle": {"vin": row["vehicle__vin"], "stock": row["vehicle__stock"]},
         "mode": row["mode"],
         "status": row["status"],
-        "operator": None
-        if operator_id is None
-        else {"id": str(operator_id), "name": row["operator__name"]},
+        "operator": _person(row["operator_id"], row["operator__name"]),
         "site": {"id": str(row["site_id"]), "name": row["site__name"]},
         "started_at": datetime_text(row["started_at"]),
         "image_count": row["image_count"],
@@ -318,7 +316,7 @@ def session_list_item_data(row: dict[str, Any]) -> dict[str, Any]:
 
 def session_detail_data(row: dict[str, Any]) -> dict[str, Any]:
     """``SessionDetailOutput(session).data`` from a row of ``session_detail_row``."""
-    operator_id, device_id = row["operator_id"], row["device_id"]
+    device_id = row["device_id"]
     return {
         "id": str(row["id"]),
         "org_id": str(row["org_id"]),
@@ -330,9 +328,7 @@ def session_detail_data(row: dict[str, Any]) -> dict[str, Any]:
         },
         "mode": row["mode"],
         "shot_list": row["shot_list"],
-        "operator": None
-        if operator_id is None
-        else {"id": str(operator_id), "name": row["operator__name"]},
+        "operator": _person(row["operator_id"], row["operator__name"]),
         "device": None
         if device_id is None
         else {"id": str(device_id), "model": row["device__model"]},
