@@ -74,20 +74,19 @@ class PreparedQuery:
             raise ValueError("slice with rows(limit=, offset=), not in the queryset")
         compiler = query.get_compiler(using)
         sql, compiled_params = compiler.as_sql()
-        slots, found = [], set()
+        slots, others = [], [sql]
         for index, param in enumerate(compiled_params):
             try:
                 name, make = forms[param]
             except (KeyError, TypeError):  # not a placeholder, or unhashable (a JSON value)
+                others.append(str(param))
                 continue
             slots.append((index, name, make))
-            found.add(name)
         # A parameter a shape does not use is fine; one changed on its way into the SQL
-        # (inlined, wrapped, converted) would run with the placeholder's value.
-        texts = [sql, *map(str, compiled_params)]
-        for name in set(params) - found:
-            marks = {str(form) for form, (owner, _) in forms.items() if owner == name}
-            if any(mark in text for mark in marks for text in texts):
+        # (inlined, wrapped, converted), even where it also passes through unchanged, would
+        # run with the placeholder's value.
+        for form, (name, _) in forms.items():
+            if any(str(form) in text for text in others):
                 raise ValueError(f"{name} is not passed through as an SQL parameter")
         if query.selected:
             names = tuple(query.selected)

@@ -81,6 +81,19 @@ def test_a_value_changed_on_its_way_into_the_sql_fails_to_compile(org):
         prepared.rows(None, org_id=org.id, vin="WBA")
 
 
+def test_a_value_both_passed_through_and_changed_fails_to_compile(org):
+    prepared = PreparedQuery(
+        lambda shape, *, org_id, vin: (
+            CaptureSession.objects.filter(org_id=org_id, vehicle__vin=vin)
+            .exclude(vehicle__stock__contains=vin)
+            .values("id")
+        )
+    )
+
+    with pytest.raises(ValueError, match="vin is not passed through"):
+        prepared.rows(None, org_id=org.id, vin="WBA")
+
+
 @pytest.mark.parametrize("value", [None, True])
 def test_a_value_that_changes_the_sql_belongs_in_the_shape(org, value):
     prepared = PreparedQuery(
