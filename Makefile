@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-faults venv migrate lint fmt check clean bench bench-api fuzz
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-faults: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The layers between apps (pyproject.toml [tool.importlinter]); a cycle fails the build.
+lint-imports: venv
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 
 fmt: venv
 	$(VENV)/bin/ruff format .

@@ -139,8 +139,8 @@ def _seaweedfs(tmp_path_factory):
     from django.conf import settings as django_settings
     from django.test import override_settings
 
+    from devtools.seaweed import SeaweedServer, wait_for
     from images_app import storage
-    from images_app.seaweed import SeaweedServer, wait_for
 
     access_key = django_settings.AWS_ACCESS_KEY_ID or "test-access-key"
     secret_key = django_settings.AWS_SECRET_ACCESS_KEY or "test-secret-key"

@@ -1,7 +1,7 @@
 """Console pages for organisations, sites, users, devices and enrollment codes.
 
 Only an organisation's ``admin`` (and superusers) manage these; reviewers and operators do
-not see them. Everything is scoped to the admin's organisation (``imaging.admin_scoping``).
+not see them. Everything is scoped to the admin's organisation (``accounts.admin_scoping``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from accounts.actors import Actor
+from accounts.admin_scoping import ADMIN_ONLY, ScopedAdmin, is_platform_operator
 from accounts.models import Device, EnrollmentCode, Organization, Site, User
 from accounts.services import device_revoke, enrollment_code_create
-from imaging.admin_scoping import ADMIN_ONLY, ScopedAdmin, is_platform_operator
-from imaging.api.authentication import Actor
 
-# Access follows the user's role (imaging.admin_scoping); Django's groups are not used.
+# Access follows the user's role (accounts.admin_scoping); Django's groups are not used.
 admin.site.unregister(Group)
 
 

@@ -111,14 +111,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
-    @property
-    def can_publish(self) -> bool:
-        return self.role in (self.Role.REVIEWER, self.Role.ADMIN)
-
-    @property
-    def sees_all_sites(self) -> bool:
-        return self.role == self.Role.ADMIN
-
 
 class Device(models.Model):
     """A capture app or studio rig enrolled in an organisation.

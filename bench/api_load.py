@@ -4,7 +4,7 @@ One command starts everything on 127.0.0.1 and stops it again:
 - PostgreSQL: the local server, a scratch database (``imaging_load``, dropped and created);
 - Redis: its own ``redis-server`` on a free port, no persistence (cache, rate-limit counters,
   broker of the tasks ``upload_complete`` enqueues; no worker runs);
-- SeaweedFS: ``images_app.seaweed.SeaweedServer`` (presigning is local, /readyz checks it);
+- SeaweedFS: ``devtools.seaweed.SeaweedServer`` (presigning is local, /readyz checks it);
 - gunicorn with the web role's flags from ``scripts/entrypoint.sh`` (4 workers x 2 threads,
   access log on), ``DEBUG=false``, throwaway secrets, rate limits on. It serves
   ``bench.api_settings``: the production settings plus two reference views
@@ -55,7 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from images_app.seaweed import SeaweedServer, free_ports  # noqa: E402
+from devtools.seaweed import SeaweedServer, free_ports  # noqa: E402
 
 LUA_SCRIPT = Path(__file__).with_name("api_load.lua")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

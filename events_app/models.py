@@ -7,8 +7,6 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Organization
-
 
 class Event(models.Model):
     """Something that happened to a session, image or device. Rows are never updated."""
@@ -48,7 +46,9 @@ class Event(models.Model):
     )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    org = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="events"
+    )
     actor_type = models.CharField(max_length=8, choices=ActorType.choices)
     actor_id = models.UUIDField(null=True, blank=True)
     entity_type = models.CharField(max_length=8, choices=EntityType.choices)

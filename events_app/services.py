@@ -1,21 +1,16 @@
-"""Recording events. Services call ``event_record`` explicitly, inside their transaction."""
+"""Recording events: the audit log is a sink. Services of every app call ``event_record``
+explicitly, inside their transaction; nothing here calls back into them."""
 
 from __future__ import annotations
 
 import functools
 import json
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.db import connection, models, transaction
-from django.utils import timezone
+from django.db import connection, models
 
 from events_app.models import Event
-from imaging.api.errors import ApplicationError
-from imaging.db import PreparedQuery, id_list_text, in_id_list
-
-if TYPE_CHECKING:
-    from imaging.api.authentication import Actor
 
 
 def event_record(
@@ -87,120 +82,14 @@ def events_insert(rows: list[dict[str, Any]]) -> None:
 
 
 def actor_fields(actor: Any) -> dict[str, Any]:
-    """``actor_type``/``actor_id`` for an API Actor, a User, a Device or None (the system)."""
-    from accounts.models import Device, User
+    """``actor_type``/``actor_id`` for an API Actor, a User, a Device or None (the system).
 
+    Read by shape (the audit log sits below accounts and imports none of its models)."""
     if actor is None:
         return {"actor_type": Event.ActorType.SYSTEM, "actor_id": None}
-    if isinstance(actor, User):
-        return {"actor_type": Event.ActorType.USER, "actor_id": actor.id}
-    if isinstance(actor, Device):
-        return {"actor_type": Event.ActorType.DEVICE, "actor_id": actor.id}
-    return {"actor_type": actor.kind, "actor_id": actor.id}
-
-
-def events_ingest(
-    *, actor: Actor, events: list[dict[str, Any]], request_id: str | None = None
-) -> int:
-    """Store a validated batch of client events, all or nothing, and apply their side effects.
-
-    Every entity must be visible to the caller: a device may post about itself and the
-    sessions (and their images) it created; a user about sessions and images at their sites
-    (an admin: the whole org) and the org's devices. Anything else — another org's id or a
-    missing one — is a 404 naming the first offending index. One query per entity type.
-
-    ``upload_complete`` on an image starts its processing (once; see
-    ``image_upload_complete``). Other client types are recorded as telemetry only: a
-    client's ``published`` event does not publish anything.
-    """
-    from images_app.services import images_upload_complete
-
-    missing = _invisible_indexes(actor=actor, events=events)
-    if missing:
-        details = {str(i): {"entity_id": ["Not found."]} for i in missing}
-        raise ApplicationError(
-            "NOT_FOUND",
-            f"Event {missing[0]}: {events[missing[0]]['entity_type']} not found.",
-            status_code=404,
-            details={"events": details} if len(events) > 1 else details[str(missing[0])],
-        )
-    who = actor_fields(actor)
-    uploaded_image_ids = list(
-        dict.fromkeys(
-            e["entity_id"]
-            for e in events
-            if e["entity_type"] == Event.EntityType.IMAGE
-            and e["type"] == Event.Type.UPLOAD_COMPLETE
-        )
-    )
-    with transaction.atomic():
-        events_insert(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "org_id": actor.org_id,
-                    "entity_type": e["entity_type"],
-                    "entity_id": e["entity_id"],
-                    "type": e["type"],
-                    "message": e.get("message", ""),
-                    "meta": e.get("meta") or {},
-                    "request_id": request_id or "",
-                    "created_at": timezone.now(),  # the model's default, row by row
-                    **who,
-                }
-                for e in events
-            ]
-        )
-        images_upload_complete(image_ids=uploaded_image_ids)
-    return len(events)
-
-
-@functools.cache
-def _visible_entities(entity_type: str) -> PreparedQuery:
-    """Which of a batch's ids of ``entity_type`` the caller sees, compiled once per caller
-    shape (``ids``: ``imaging.db.id_list_text``, one parameter however many)."""
-    from images_app.selectors import images_visible_to
-    from sessions_app.selectors import actor_of_shape, sessions_visible_to
-
-    visible_to = {
-        Event.EntityType.SESSION: sessions_visible_to,
-        Event.EntityType.IMAGE: images_visible_to,
-        Event.EntityType.DEVICE: _devices_visible_to,
-    }[entity_type]
-
-    def build(shape: str, *, org_id: uuid.UUID, principal_id: uuid.UUID, ids: str):
-        actor = actor_of_shape(shape, org_id=org_id, principal_id=principal_id)
-        return visible_to(actor=actor).filter(pk__in=in_id_list(ids)).values("pk")
-
-    return PreparedQuery(build)
-
-
-def _invisible_indexes(*, actor: Actor, events: list[dict[str, Any]]) -> list[int]:
-    from sessions_app.selectors import visibility_shape
-
-    wanted: dict[str, set[uuid.UUID]] = {t: set() for t in Event.EntityType.values}
-    for e in events:
-        wanted[e["entity_type"]].add(e["entity_id"])
-    visible: set[tuple[str, uuid.UUID]] = set()
-    for entity_type, ids in wanted.items():
-        if not ids:
-            continue
-        if entity_type == Event.EntityType.DEVICE and actor.is_device:
-            found = {actor.id} & ids  # a device only speaks for itself; no query needed
-        else:
-            rows = _visible_entities(entity_type).rows(
-                visibility_shape(actor),
-                org_id=actor.org_id,
-                principal_id=actor.id,
-                ids=id_list_text(ids),
-            )
-            found = {row["pk"] for row in rows}
-        visible.update((entity_type, pk) for pk in found)
-    return [i for i, e in enumerate(events) if (e["entity_type"], e["entity_id"]) not in visible]
-
-
-def _devices_visible_to(*, actor: Actor):
-    from accounts.models import Device
-
-    devices = Device.objects.filter(org_id=actor.org_id)
-    return devices.filter(pk=actor.id) if actor.is_device else devices
+    kind = getattr(actor, "kind", None)
+    if kind is None:  # a model instance: accounts.User or accounts.Device
+        kind = {"user": Event.ActorType.USER, "device": Event.ActorType.DEVICE}[
+            actor._meta.model_name
+        ]
+    return {"actor_type": kind, "actor_id": actor.id}

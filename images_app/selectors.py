@@ -17,12 +17,13 @@ from typing import Any
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from accounts.access import actor_of_shape, visibility_shape
+from accounts.actors import Actor
 from images_app.models import Image
 from images_app.uploads import spin_angle
-from imaging.api.authentication import Actor
 from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
-from sessions_app.selectors import actor_of_shape, sessions_visible_to, visibility_shape
+from sessions_app.selectors import sessions_visible_to
 
 
 def images_visible_to(*, actor: Actor) -> QuerySet[Image]:

@@ -21,13 +21,12 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper
 from rest_framework import status
 
-from accounts.models import User
+from accounts.access import actor_of_shape, may, may_use_site_of_row, visibility_shape
 from images_app import storage
 from images_app.models import Image
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, insert_new
 from sessions_app.models import CaptureSession
-from sessions_app.selectors import actor_of_shape, may_use_site_of_row, visibility_shape
 
 CONTENT_TYPE_EXTENSIONS = {
     Image.ContentType.JPEG.value: "jpg",
@@ -163,19 +162,12 @@ def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
         raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
     caller_may_use_site = row.pop("caller_may_use_site")
     session = CaptureSession(**row)
-    if actor.is_device:
-        if session.device_id != actor.device.id or not caller_may_use_site:
-            raise ApplicationError(
-                "FORBIDDEN", "This session belongs to another caller.", status_code=403
-            )
-    else:
-        user: User = actor.user
-        if not caller_may_use_site:
-            raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
-        if session.operator_id != user.id and user.role != User.Role.ADMIN:
-            raise ApplicationError(
-                "FORBIDDEN", "This session belongs to another caller.", status_code=403
-            )
+    if not caller_may_use_site and not actor.is_device:
+        raise ApplicationError("NOT_FOUND", "Session not found.", status_code=404)
+    if not caller_may_use_site or not may(actor, "image.upload", session):
+        raise ApplicationError(
+            "FORBIDDEN", "This session belongs to another caller.", status_code=403
+        )
     if session.status != CaptureSession.Status.ACTIVE:
         raise ApplicationError(
             "SESSION_NOT_ACTIVE",

@@ -38,14 +38,17 @@ def _check_redis() -> None:
     redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
 
 
-def _check_storage() -> None:
-    from images_app import storage
+# Checks that apps add (the bucket, from images_app), in registration order.
+_REGISTERED: dict[str, Callable[[], None]] = {}
 
-    storage.bucket_check()
+
+def readiness_check(name: str, check: Callable[[], None]) -> None:
+    """Add a dependency to ``/readyz``; ``check`` raises when it does not answer."""
+    _REGISTERED[name] = check
 
 
 def readiness_checks() -> dict[str, Callable[[], None]]:
-    checks = {"database": _check_database, "storage": _check_storage}
+    checks = {"database": _check_database, **_REGISTERED}
     if settings.REDIS_URL:
         checks["redis"] = _check_redis
     return checks

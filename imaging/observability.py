@@ -56,7 +56,6 @@ from prometheus_client.core import GaugeMetricFamily
 request_logger = logging.getLogger("imaging.request")
 task_logger = logging.getLogger("imaging.task")
 
-PROCESS_IMAGE_TASK = "images_app.tasks.process_image"
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # --- log formatting ----------------------------------------------------------------------
@@ -136,21 +135,11 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-IMAGES_PROCESSED = Counter("imaging_images_processed", "Images processed successfully.")
-IMAGES_FAILED = Counter(
-    "imaging_images_failed", "Images whose processing failed, by error code.", ["code"]
-)
-PROCESSING_SECONDS = Histogram(
-    "imaging_image_processing_seconds",
-    "Duration of one image processing task (download, pipeline, thumbnails), by outcome.",
-    ["outcome"],
-    buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0),
-)
 TASKS = Counter("imaging_tasks", "Celery task runs by task name and outcome.", ["task", "outcome"])
 
 
 class BacklogCollector:
-    """Gauges read at scrape time: broker queue depth and unfinished images."""
+    """Gauges read at scrape time: broker queue depth, and what apps register."""
 
     def describe(self) -> list[GaugeMetricFamily]:
         return []  # registering must not query anything (the app registry may not be ready)
@@ -173,31 +162,23 @@ class BacklogCollector:
                 logging.getLogger(__name__).warning(
                     "queue depth unavailable: %s", exc.__class__.__name__
                 )
-        try:
-            from django.db.models import Count
+        for collect in _BACKLOG_GAUGES:
+            try:
+                yield from collect()
+            except Exception as exc:
+                logging.getLogger(__name__).warning(
+                    "%s unavailable: %s", collect.__name__, exc.__class__.__name__
+                )
 
-            from images_app.models import Image
 
-            unfinished = GaugeMetricFamily(
-                "imaging_images_unfinished",
-                "Images waiting for their upload or being processed.",
-                labels=["status"],
-            )
-            counts = dict.fromkeys((Image.Status.PENDING, Image.Status.PROCESSING), 0)
-            rows = (
-                Image.objects.filter(status__in=list(counts))
-                .values_list("status")
-                .annotate(n=Count("id"))
-                .order_by()
-            )
-            counts.update(dict(rows))
-            for status, count in counts.items():
-                unfinished.add_metric([str(status)], float(count))
-            yield unfinished
-        except Exception as exc:
-            logging.getLogger(__name__).warning(
-                "image backlog unavailable: %s", exc.__class__.__name__
-            )
+# Gauges an app adds to the backlog (read at scrape time); see ``backlog_gauge``.
+_BACKLOG_GAUGES: list[Callable[[], Iterable[GaugeMetricFamily]]] = []
+
+
+def backlog_gauge(collect: Callable[[], Iterable[GaugeMetricFamily]]) -> Callable:
+    """Register a scrape-time gauge (a domain app's backlog); the platform names no app."""
+    _BACKLOG_GAUGES.append(collect)
+    return collect
 
 
 _BACKLOG = BacklogCollector()
@@ -271,16 +252,15 @@ def _principal(request: HttpRequest) -> tuple[str | None, str]:
     The API's authentication puts the User or Device on the request; the admin's session
     middleware leaves a lazy user, read only if the view already evaluated it.
     """
-    from accounts.models import Device, User
-
     user = getattr(request, "user", None)
-    if getattr(user, "_wrapped", None) is empty:
+    if user is None or getattr(user, "_wrapped", None) is empty:
         return None, "anonymous"
-    if isinstance(user, Device):
-        return str(user.org_id), f"device:{user.id}"
-    if isinstance(user, User):  # also a lazy user, once evaluated
-        return (str(user.org_id) if user.org_id else None), f"user:{user.id}"
-    return None, "anonymous"
+    if not getattr(user, "is_authenticated", False):
+        return None, "anonymous"
+    # A User (console or user token) or a Device (device token), named by its model.
+    kind = getattr(getattr(user, "_meta", None), "model_name", "user")
+    org_id = getattr(user, "org_id", None)
+    return (str(org_id) if org_id else None), f"{kind}:{user.pk}"
 
 
 class RequestLogMiddleware:
@@ -331,14 +311,19 @@ _task_started: dict[str, float] = {}
 _task_started_lock = threading.Lock()
 
 
-def _image_error_code(image_id: Any) -> str:
-    from images_app.models import Image
+# Per task name, what its log line adds (ids, error codes) and its outcome: see ``task_outcome``.
+_TASK_OUTCOMES: dict[str, Callable[..., tuple[str, dict[str, Any]]]] = {}
 
-    try:
-        code = Image.objects.filter(pk=image_id).values_list("error", flat=True).first()
-    except Exception:  # a log line must never fail a task
-        return "unknown"
-    return code or "unknown"
+
+def task_outcome(task_name: str) -> Callable:
+    """Register ``describe(args, kwargs, retval, state, duration) -> (outcome, fields)`` for
+    a task, so its log line and metrics say what happened in the app's own words."""
+
+    def register(describe: Callable[..., tuple[str, dict[str, Any]]]) -> Callable:
+        _TASK_OUTCOMES[task_name] = describe
+        return describe
+
+    return register
 
 
 def _on_task_prerun(task_id: str | None = None, **_: Any) -> None:
@@ -362,10 +347,7 @@ def _on_task_postrun(
     name = getattr(task, "name", "unknown")
     request = getattr(task, "request", None)
     retries = getattr(request, "retries", 0) or 0
-    if state == "SUCCESS":
-        outcome = retval if isinstance(retval, str) and name == PROCESS_IMAGE_TASK else "success"
-    else:
-        outcome = (state or "unknown").lower()
+    outcome = "success" if state == "SUCCESS" else (state or "unknown").lower()
     fields: dict[str, Any] = {
         "task": name,
         "task_id": task_id,
@@ -375,17 +357,16 @@ def _on_task_postrun(
     }
     if isinstance(retval, BaseException):
         fields["error"] = f"{retval.__class__.__name__}: {retval}"[:300]
-    if name == PROCESS_IMAGE_TASK:
-        image_id = (list(args or []) or [None])[0] or (kwargs or {}).get("image_id")
-        fields["image_id"] = str(image_id) if image_id else None
-        if outcome == "processed":
-            IMAGES_PROCESSED.inc()
-        elif outcome == "failed":
-            code = _image_error_code(image_id)
-            fields["error_code"] = code
-            IMAGES_FAILED.labels(code).inc()
-        if duration is not None:
-            PROCESSING_SECONDS.labels(outcome).observe(duration)
+    describe = _TASK_OUTCOMES.get(name)
+    if describe is not None:
+        try:
+            outcome, extra = describe(
+                args=args, kwargs=kwargs, retval=retval, state=state, duration=duration
+            )
+        except Exception:  # a log line must never fail a task
+            logging.getLogger(__name__).exception("describing task %s failed", name)
+            extra = {}
+        fields.update(extra, outcome=outcome)
     elif state == "SUCCESS" and retval is not None:
         fields["result"] = str(retval)[:300]
     TASKS.labels(name, outcome).inc()

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "images_app",
     "events_app",
+    "devtools",  # development commands only (make run, seed_demo); never imported
 ]
 
 MIDDLEWARE = [
@@ -164,7 +165,7 @@ RATE_LIMITS = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["imaging.api.authentication.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["imaging.api.ratelimit.ContractRateLimit"],
     "DEFAULT_PARSER_CLASSES": ["imaging.api.parsers.StrictJSONParser"],

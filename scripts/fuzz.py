@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accounts.tests.oidc_provider import LocalOIDCProvider, rsa_signing_key  # noqa: E402
-from images_app.seaweed import SeaweedServer, free_ports  # noqa: E402
+from devtools.seaweed import SeaweedServer, free_ports  # noqa: E402
 
 PROVISION = """
 import json

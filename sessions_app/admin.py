@@ -21,6 +21,15 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
+from accounts.access import sees_all_sites
+from accounts.actors import Actor
+from accounts.admin_scoping import (
+    ScopedAdmin,
+    SiteFilter,
+    is_platform_operator,
+    may_administer,
+    may_publish,
+)
 from images_app import selectors as image_selectors
 from images_app import storage
 from images_app.models import Image
@@ -31,14 +40,6 @@ from images_app.services import (
     qc_failed_checks,
     session_publish_processed,
 )
-from imaging.admin_scoping import (
-    ScopedAdmin,
-    SiteFilter,
-    is_platform_operator,
-    may_administer,
-    may_publish,
-)
-from imaging.api.authentication import Actor
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession, Vehicle
 from sessions_app.selectors import sessions_visible_to
@@ -513,7 +514,7 @@ class VehicleAdmin(ScopedAdmin):
     show_full_result_count = False
 
     def scope(self, queryset: QuerySet, actor: Actor) -> QuerySet:
-        if actor.user is not None and actor.user.sees_all_sites:
+        if sees_all_sites(actor):
             return queryset.filter(org_id=actor.org_id)
         visible = sessions_visible_to(actor=actor).values("vehicle_id")
         return queryset.filter(org_id=actor.org_id, pk__in=visible)

@@ -13,81 +13,24 @@ from typing import Any
 
 from django.db.models import (
     Count,
-    Exists,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Window,
 )
 from django.db.models.functions import Coalesce
 
-from accounts.models import Device, Site, User
+from accounts.access import (
+    actor_of_shape,
+    may_use_site_of_row,
+    site_ids_usable_by,
+    visibility_shape,
+)
+from accounts.actors import Actor
 from images_app.models import Image
-from imaging.api.authentication import Actor
 from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
-
-
-def _usable_site_ids(*, actor: Actor) -> QuerySet | None:
-    """A subquery of the site ids the actor may use, or None for every site of its org.
-
-    Kept as SQL so that scoping a list adds no query of its own.
-    """
-    if actor.user is not None:
-        if actor.user.sees_all_sites:
-            return None
-        return User.sites.through.objects.filter(user_id=actor.user.id).values("site_id")
-    assert actor.device is not None
-    links = Device.sites.through.objects.filter(device_id=actor.device.id)
-    # A device limited to no site may use them all.
-    return (
-        Site.objects.filter(org_id=actor.org_id)
-        .filter(Exists(links.filter(site_id=OuterRef("pk"))) | ~Exists(links))
-        .values("pk")
-    )
-
-
-def may_use_site_of_row(*, actor: Actor) -> Q:
-    """A condition on a row with a ``site_id`` (e.g. a session): the actor may use that site.
-
-    The same rule as ``sites_usable_by``, written against the row's own column so that it
-    costs one index probe inside the row's query rather than a join on the sites.
-    """
-    if actor.user is not None:
-        if actor.user.sees_all_sites:
-            return Q()
-        memberships = User.sites.through.objects.filter(user_id=actor.user.id)
-        return Q(Exists(memberships.filter(site_id=OuterRef("site_id"))))
-    assert actor.device is not None
-    links = Device.sites.through.objects.filter(device_id=actor.device.id)
-    # A device limited to no site may use them all.
-    return Q(Exists(links.filter(site_id=OuterRef("site_id")))) | ~Q(Exists(links))
-
-
-def sites_usable_by(*, actor: Actor) -> QuerySet[Site]:
-    """Sites where the actor may capture (and, for users, whose sessions they see)."""
-    sites = Site.objects.filter(org_id=actor.org_id)
-    site_ids = _usable_site_ids(actor=actor)
-    return sites if site_ids is None else sites.filter(pk__in=site_ids)
-
-
-def visibility_shape(actor: Actor) -> str:
-    """What of the caller changes the SQL of the visibility rules (its ids do not)."""
-    if actor.is_device:
-        return "device"
-    assert actor.user is not None
-    return "user:all-sites" if actor.user.sees_all_sites else "user:own-sites"
-
-
-def actor_of_shape(shape: str, *, org_id: uuid.UUID, principal_id: uuid.UUID) -> Actor:
-    """An actor with these ids that the rules treat as every caller of ``shape``: they read
-    only the kind, the ids and ``sees_all_sites``. For ``PreparedQuery`` builds."""
-    if shape == "device":
-        return Actor(kind="device", org_id=org_id, device=Device(id=principal_id, org_id=org_id))
-    role = User.Role.ADMIN if shape == "user:all-sites" else User.Role.OPERATOR
-    return Actor(kind="user", org_id=org_id, user=User(id=principal_id, org_id=org_id, role=role))
 
 
 def sessions_visible_to(*, actor: Actor) -> QuerySet[CaptureSession]:
@@ -97,7 +40,7 @@ def sessions_visible_to(*, actor: Actor) -> QuerySet[CaptureSession]:
         # The site rule on the session's own site_id: cheaper to build and compile than a
         # subquery over the sites (a session's site is always of the session's org).
         return sessions.filter(may_use_site_of_row(actor=actor), device_id=actor.device.id)
-    site_ids = _usable_site_ids(actor=actor)
+    site_ids = site_ids_usable_by(actor=actor)
     if site_ids is not None:
         sessions = sessions.filter(site_id__in=site_ids)
     return sessions

@@ -17,13 +17,13 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework import status as http
 
+from accounts.access import sites_usable_by
+from accounts.actors import Actor
 from accounts.models import Site
 from events_app.models import Event
 from events_app.services import actor_fields, event_record
-from imaging.api.authentication import Actor
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession, Vehicle
-from sessions_app.selectors import sites_usable_by
 from sessions_app.vin import InvalidVin, vin_check_digit_ok, vin_normalize
 
 FRAME_COUNT_MIN = 1

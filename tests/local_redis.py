@@ -20,7 +20,7 @@ from pathlib import Path
 
 import redis
 
-from images_app.seaweed import _die_with_parent, free_ports
+from devtools.seaweed import _die_with_parent, free_ports
 
 START_TIMEOUT_SECONDS = 15
 

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from PIL import Image as PILImage
 
-from accounts.demo import SPIN, STILLS, render_turntable_photo
 from accounts.models import Organization, User
+from devtools.demo import SPIN, STILLS, render_turntable_photo
 from events_app.models import Event
 from images_app import storage
 from images_app.models import Image

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from django.conf import settings as django_settings
 
-from images_app.seaweed import free_ports
+from devtools.seaweed import free_ports
 
 BASE_DIR = Path(django_settings.BASE_DIR)
 ENTRYPOINT = BASE_DIR / "scripts" / "entrypoint.sh"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from images_app.seaweed import free_ports
+from devtools.seaweed import free_ports
 
 pytestmark = pytest.mark.django_db
 

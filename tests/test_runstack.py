@@ -29,7 +29,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from images_app.seaweed import free_ports
+from devtools.seaweed import free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("runstack")]
 

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings as django_settings
 from drf_spectacular.generators import SchemaGenerator
 
+from accounts.authentication import principal_for, read_token
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from accounts.tests.oidc_provider import (
@@ -19,7 +20,6 @@ from accounts.tests.oidc_provider import (
     rsa_signing_key,
     unsigned_token,
 )
-from imaging.api.authentication import principal_for, read_token
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import DeviceFactory
-from events_app.api.serializers import MAX_BATCH
 from events_app.models import Event
+from images_app.api.event_serializers import MAX_BATCH
 from images_app.models import Image
 from images_app.tests.image_factories import ImageFactory, processed
 from sessions_app.tests.factories import CaptureSessionFactory

@@ -7,13 +7,13 @@ import uuid
 import pytest
 from rest_framework import serializers
 
-from events_app.api.serializers import (
+from events_app.models import Event
+from images_app.api.event_serializers import (
     MAX_MESSAGE_CHARS,
     EventIn,
     _plainly_valid,
     events_validate,
 )
-from events_app.models import Event
 
 ID = "5F0C2A8E-3D4B-4C41-9A53-0D2F3C6B7A10"
 

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from images_app.api import presign, views
+from images_app.api import events, presign, views
 
 urlpatterns = [
+    path("events", events.EventIngestView.as_view(), name="events"),
     path("presign", presign.PresignView.as_view(), name="presign"),
     path("images", views.ImageListView.as_view(), name="image-list"),
     path("images/<uuid:pk>", views.ImageDetailView.as_view(), name="image-detail"),

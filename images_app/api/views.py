@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
+from accounts.permissions import CanPublish, IsUser
 from images_app import selectors, services, storage
 from images_app.api.image_serializers import (
     ImageDetail,
@@ -14,7 +15,6 @@ from images_app.api.image_serializers import (
     image_list_item_data,
 )
 from imaging.api.errors import ApplicationError
-from imaging.api.permissions import CanPublish, IsUser
 from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from accounts.actors import Actor
 from images_app.api.image_serializers import ImageListItem, image_list_item_data
 from images_app.api.serializers import PresignResponse, presign_response_data
 from images_app.models import Image
 from images_app.selectors import session_image_page
 from images_app.tests.image_factories import ImageFactory, processed
 from images_app.uploads import image_upload_start
-from imaging.api.authentication import Actor
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
 

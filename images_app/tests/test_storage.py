@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from devtools.seaweed import SeaweedServer, free_ports, wait_for
 from images_app import storage
-from images_app.seaweed import SeaweedServer, free_ports, wait_for
 from images_app.uploads import image_storage_key, thumb_storage_key
 
 PHOTO = b"\xff\xd8\xff\xe0" + os.urandom(4096) + b"\xff\xd9"
@@ -421,7 +421,7 @@ def _first_line(process: subprocess.Popen, timeout: float) -> str:
 
 def _run_foreground(tmp_path: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "images_app.seaweed", "--dir", str(tmp_path), "--port", "0"],
+        [sys.executable, "-m", "devtools.seaweed", "--dir", str(tmp_path), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "imaging.settings", **env},

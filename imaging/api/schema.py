@@ -60,9 +60,12 @@ class SerializerSchemaRules(OpenApiSerializerExtension):
         return {**schema, **get_class(self.target).schema_rules}
 
 
-class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "imaging.api.authentication.TokenAuthentication"
+class BearerJWTScheme(OpenApiAuthenticationExtension):
+    """Documents an authentication class that reads ``Authorization: Bearer <jwt>``: a
+    subclass names its ``target_class``."""
+
     name = "bearerAuth"
+    target_class = None  # an unset target matches nothing
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

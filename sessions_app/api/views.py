@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from imaging.api.permissions import IsUser
+from accounts.permissions import IsUser
 from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
 from sessions_app import selectors, services

@@ -183,7 +183,7 @@ def test_purge_deletes_objects_and_rows_and_keeps_the_events(abandoned_long_ago,
 
 
 def test_purge_with_the_store_down_deletes_nothing(abandoned_long_ago, settings):
-    from images_app.seaweed import free_ports
+    from devtools.seaweed import free_ports
 
     session, _ = abandoned_long_ago
     (closed,) = free_ports(1)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from imaging.api.authentication import Actor
+from accounts.actors import Actor
 from sessions_app import selectors
 from sessions_app.api.serializers import (
     SessionDetailOutput,

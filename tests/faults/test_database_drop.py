@@ -25,7 +25,7 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from accounts.tokens import user_token_issue
-from images_app.seaweed import _die_with_parent, free_ports
+from devtools.seaweed import _die_with_parent, free_ports
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
 from tests.faults.conftest import database_url

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.seaweed import SeaweedServer, free_ports, wait_for
 from events_app.models import Event
 from images_app import storage
 from images_app.models import Image
-from images_app.seaweed import SeaweedServer, free_ports, wait_for
 from images_app.tests.test_worker_e2e import (
     put_object,
     report_complete,

@@ -16,9 +16,9 @@ import pytest
 from celery.utils.time import get_exponential_backoff_interval
 from django.utils import timezone
 
+from devtools.seaweed import free_ports
 from events_app.models import Event
 from images_app import storage
-from images_app.seaweed import free_ports
 from images_app.services import image_process, image_upload_complete, uploads_sweep
 from images_app.tasks import process_image
 from images_app.tests.image_factories import ImageFactory

@@ -10,7 +10,7 @@ which is what makes the presigned-upload tests meaningful.
 
 Or in the foreground until Ctrl-C (creates the bucket from the Django settings)::
 
-    python -m images_app.seaweed --dir var/seaweedfs --port 8333
+    python -m devtools.seaweed --dir var/seaweedfs --port 8333
 """
 
 from __future__ import annotations
@@ -329,7 +329,7 @@ def _round_trip() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m images_app.seaweed",
+        prog="python -m devtools.seaweed",
         description="Run a local SeaweedFS S3 server in the foreground until Ctrl-C.",
     )
     parser.add_argument("--dir", default="var/seaweedfs", help="data directory")

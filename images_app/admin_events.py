@@ -13,12 +13,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from accounts.access import sees_all_sites
+from accounts.actors import Actor
+from accounts.admin_scoping import ScopedAdmin
 from accounts.models import Device, User
 from events_app.models import Event
 from images_app.models import Image
 from images_app.selectors import images_visible_to
-from imaging.admin_scoping import ScopedAdmin
-from imaging.api.authentication import Actor
 from sessions_app.selectors import sessions_visible_to
 
 
@@ -71,7 +72,7 @@ class EventAdmin(ScopedAdmin):
 
     def scope(self, queryset: QuerySet, actor: Actor) -> QuerySet:
         queryset = queryset.filter(org_id=actor.org_id)
-        if actor.user is not None and actor.user.sees_all_sites:
+        if sees_all_sites(actor):
             return queryset
         # Reviewers and operators: events of the sessions and images of their sites.
         return queryset.filter(

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from accounts import authentication
 from accounts.tokens import user_token_issue
-from imaging.api import authentication
 
 pytestmark = pytest.mark.django_db
 

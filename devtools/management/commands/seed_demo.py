@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.demo import demo_photo_count, demo_seed
+from devtools.demo import demo_photo_count, demo_seed
 from imaging.management.progress import Progress
 
 

@@ -9,8 +9,8 @@ permission tables:
 - ``reviewer``: their sites; publishes;
 - ``operator``: their sites; looks only.
 
-Every queryset is scoped with the same rules as the API (``sessions_visible_to`` and
-friends, through an ``Actor`` for the staff user), and an object outside the scope is a
+Every queryset is scoped with the same rules as the API (``accounts.access``, through an
+``Actor`` for the staff user), and an object outside the scope is a
 404 — by URL, in actions, autocompletes and raw-id popups alike — never a redirect that
 confirms it exists.
 """
@@ -26,51 +26,25 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from accounts.models import Site, User
-from imaging.api.authentication import Actor
-from sessions_app.selectors import sites_usable_by
-
-ADMIN = User.Role.ADMIN.value
-REVIEWER = User.Role.REVIEWER.value
-OPERATOR = User.Role.OPERATOR.value
-EVERY_ROLE = frozenset({ADMIN, REVIEWER, OPERATOR})
-ADMIN_ONLY = frozenset({ADMIN})
-
-
-def is_platform_operator(user: Any) -> bool:
-    return bool(user.is_active and user.is_staff and user.is_superuser)
-
-
-def staff_role(user: Any) -> str | None:
-    """The console role of a staff member of an organisation; None for anyone else."""
-    if not (user.is_active and user.is_staff) or user.is_superuser or user.org_id is None:
-        return None
-    return user.role
-
-
-def staff_actor(user: Any) -> Actor | None:
-    """The API's caller for a staff member, so both sides share one visibility rule."""
-    if staff_role(user) is None:
-        return None
-    return Actor(kind="user", org_id=user.org_id, user=user)
+from accounts.access import (
+    ADMIN_ONLY,
+    EVERY_ROLE,
+    console_may,
+    is_platform_operator,
+    sites_visible_in_console,
+    staff_actor,
+    staff_role,
+)
+from accounts.actors import Actor
 
 
 def may_publish(user: Any) -> bool:
-    return is_platform_operator(user) or staff_role(user) in (ADMIN, REVIEWER)
+    return console_may(user, "image.publish")
 
 
 def may_administer(user: Any) -> bool:
     """Manage sites, users, devices and enrollment codes; reprocess images."""
-    return is_platform_operator(user) or staff_role(user) == ADMIN
-
-
-def sites_visible_in_console(user: Any) -> QuerySet[Site]:
-    if is_platform_operator(user):
-        return Site.objects.select_related("org").order_by("org__name", "name", "id")
-    actor = staff_actor(user)
-    if actor is None:
-        return Site.objects.none()
-    return sites_usable_by(actor=actor).order_by("name", "id")
+    return console_may(user, "org.administer")
 
 
 class ScopedAdmin(admin.ModelAdmin):

@@ -29,9 +29,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from accounts.actors import Actor
 from accounts.models import EnrollmentCode, Organization, Site, User
 from accounts.services import enrollment_code_create, enrollment_code_hash
-from imaging.api.authentication import Actor
 
 DEMO_ORG = "Demo Motors"
 DEMO_SITE = "Demo Studio"

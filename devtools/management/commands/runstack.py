@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import demo_photo_count, demo_seed
+from devtools.demo import demo_photo_count, demo_seed
 from imaging.management.progress import Progress
 
 BUCKET_WAIT_SECONDS = 60
@@ -95,7 +95,7 @@ class Command(BaseCommand):
     # --- the two shapes
 
     def embedded(self, *, host: str, port: int, seed: bool) -> None:
-        from images_app.seaweed import SeaweedServer
+        from devtools.seaweed import SeaweedServer
 
         seaweed = None
         local = _local_s3()
@@ -184,8 +184,8 @@ class Command(BaseCommand):
         self.stdout.write("stopped")
 
     def wait_for_bucket(self, *, supervisor: subprocess.Popen | None = None) -> None:
+        from devtools.seaweed import SeaweedError, wait_for
         from images_app import storage
-        from images_app.seaweed import SeaweedError, wait_for
 
         def check() -> None:
             if supervisor is not None and supervisor.poll() is not None:

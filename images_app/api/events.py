@@ -6,8 +6,8 @@ from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, ex
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from events_app import services
-from events_app.api.serializers import (
+from images_app import telemetry
+from images_app.api.event_serializers import (
     MAX_BATCH,
     EventBatchIn,
     EventsAccepted,
@@ -67,7 +67,7 @@ class EventIngestView(ApiView):
         # Each event counts toward the per-actor limit, charged before anything is written.
         ratelimit.charge_events(request, _claimed_count(data))
         events = events_validate(data)
-        accepted = services.events_ingest(
+        accepted = telemetry.events_ingest(
             actor=self.actor, events=events, request_id=request.request_id
         )
         return Response({"accepted": accepted}, status=status.HTTP_201_CREATED)

@@ -1,8 +1,14 @@
-"""Who may call what. Object scoping (org, sites) lives in each app's selectors."""
+"""DRF permissions: the API's door to the access policy (``accounts.access``).
+
+Object scoping (org, sites) is each selector's; these answer "may this kind of caller
+call this endpoint at all".
+"""
 
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
+
+from accounts.access import may
 
 
 class IsUser(BasePermission):
@@ -20,4 +26,4 @@ class CanPublish(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         actor = getattr(request, "actor", None)
-        return actor is not None and actor.user is not None and actor.user.can_publish
+        return actor is not None and may(actor, "image.publish")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass
 
 from django.utils import timezone
 from rest_framework import exceptions
@@ -17,33 +16,15 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import Token, UntypedToken
 from rest_framework_simplejwt.utils import aware_utcnow
 
-from accounts.models import Device, User
+from accounts.actors import Actor
+from accounts.models import Device
 from accounts.selectors import device_enrolled_get, user_active_get
 from accounts.tokens import TOKEN_CLASSES
 from imaging.api import ratelimit
+from imaging.api.schema import BearerJWTScheme
 
 # Writing last_seen_at on every request would turn every read into a write.
 LAST_SEEN_RESOLUTION_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is calling: a user or a device of one organisation."""
-
-    kind: str  # "user" | "device"
-    org_id: uuid.UUID
-    user: User | None = None
-    device: Device | None = None
-
-    @property
-    def id(self) -> uuid.UUID:
-        principal = self.user or self.device
-        assert principal is not None
-        return principal.id
-
-    @property
-    def is_device(self) -> bool:
-        return self.kind == "device"
 
 
 class InvalidToken(exceptions.AuthenticationFailed):
@@ -120,3 +101,7 @@ class TokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+class TokenAuthenticationScheme(BearerJWTScheme):
+    target_class = TokenAuthentication

@@ -1,8 +1,9 @@
+import time
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from images_app import storage
-from images_app.seaweed import SeaweedError, wait_for
 
 
 class Command(BaseCommand):
@@ -19,8 +20,15 @@ class Command(BaseCommand):
     def handle(self, *args, wait, **options):
         if wait < 0:
             raise CommandError("--wait must be 0 or more seconds")
-        try:
-            wait_for(storage.bucket_ensure, timeout=wait, what=f"bucket {settings.S3_BUCKET}")
-        except SeaweedError as exc:
-            raise CommandError(str(exc).splitlines()[0]) from exc
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                storage.bucket_ensure()
+                break
+            except Exception as exc:
+                # A store that has just started answers errors for a few seconds.
+                if time.monotonic() >= deadline:
+                    message = f"bucket {settings.S3_BUCKET} not ready after {wait:.0f}s: {exc}"
+                    raise CommandError(message.splitlines()[0]) from exc
+                time.sleep(0.25)
         self.stdout.write(settings.S3_BUCKET)
