@@ -18,9 +18,9 @@ from django.utils.safestring import SafeString
 from accounts.actors import Actor
 from accounts.admin_scoping import ScopedAdmin, SiteFilter
 from images_app import admin_events, selectors, storage
+from images_app.admin_sessions import image_label, publish_messages
 from images_app.models import Image
 from images_app.services import images_publish, images_reprocess
-from sessions_app.admin import image_label, publish_messages
 
 # The audit log's console page lives here: scoping events needs who sees which session
 # and image, and the audit log itself (events_app) sits below both.

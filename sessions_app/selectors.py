@@ -28,7 +28,6 @@ from accounts.access import (
     visibility_shape,
 )
 from accounts.actors import Actor
-from images_app.models import Image
 from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
 
@@ -49,8 +48,11 @@ def sessions_visible_to(*, actor: Actor) -> QuerySet[CaptureSession]:
 def _image_count() -> Coalesce:
     # A correlated subquery rather than Count("images") over a join: PostgreSQL can then
     # count only the rows of the page instead of grouping every matching session first.
+    # Images point at their session (``related_name="images"``); the model is reached
+    # through that relation, as sessions sit below images and import nothing of theirs.
+    images = CaptureSession._meta.get_field("images").related_model
     per_session = (
-        Image.objects.filter(session_id=OuterRef("pk"))
+        images.objects.filter(session_id=OuterRef("pk"))
         .order_by()
         .values("session_id")
         .annotate(n=Count("*"))

@@ -3,8 +3,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.commands._lookup import org_lookup
+from images_app.retention import session_expire, sessions_stale
 from imaging.management.progress import Progress
-from sessions_app.retention import session_expire, sessions_stale
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.management.commands._lookup import org_lookup
+from images_app.retention import session_purge, session_storage_keys, sessions_purgeable
 from images_app.storage import StorageError
 from imaging.management.progress import Progress
-from sessions_app.retention import session_purge, session_storage_keys, sessions_purgeable
 
 
 class Command(BaseCommand):

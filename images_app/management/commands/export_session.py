@@ -3,9 +3,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from images_app.export import ExportError, session_export
 from images_app.storage import StorageError
 from imaging.management.progress import Progress
-from sessions_app.export import ExportError, session_export
 from sessions_app.models import CaptureSession
 
 
