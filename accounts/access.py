@@ -179,10 +179,27 @@ def visibility_shape(actor: Actor) -> str:
     return "user:all-sites" if sees_all_sites(actor) else "user:own-sites"
 
 
+class _ShapeStandIn:
+    """A principal to compile the rules for: it has only the attributes its shape fixes, so
+    a rule that reads anything else (which the compiled SQL would freeze at a default)
+    raises at the first compile instead."""
+
+    def __init__(self, model: str, **fixed: Any) -> None:
+        self.__dict__.update(fixed, _model=model)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"the access rules read {self._model}.{name}, which visibility_shape does not "
+            "fix: add it to the shape (and to actor_of_shape)"
+        )
+
+
 def actor_of_shape(shape: str, *, org_id: uuid.UUID, principal_id: uuid.UUID) -> Actor:
-    """An actor with these ids that the rules treat as every caller of ``shape``: they read
+    """An actor with these ids that the rules treat as every caller of ``shape``: it has
     only the kind, the ids and the role. For ``PreparedQuery`` builds."""
     if shape == "device":
-        return Actor(kind="device", org_id=org_id, device=Device(id=principal_id, org_id=org_id))
-    role = User.Role.ADMIN if shape == "user:all-sites" else User.Role.OPERATOR
-    return Actor(kind="user", org_id=org_id, user=User(id=principal_id, org_id=org_id, role=role))
+        device = _ShapeStandIn("Device", id=principal_id, pk=principal_id, org_id=org_id)
+        return Actor(kind="device", org_id=org_id, device=device)  # type: ignore[arg-type]
+    role = ADMIN if shape == "user:all-sites" else OPERATOR
+    user = _ShapeStandIn("User", id=principal_id, pk=principal_id, org_id=org_id, role=role)
+    return Actor(kind="user", org_id=org_id, user=user)  # type: ignore[arg-type]

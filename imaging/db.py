@@ -9,19 +9,25 @@ compiles it, notes where each placeholder landed among the SQL's parameters, and
 on only swaps the values in. Rows come back as dicts, converted as ``values()`` would.
 ``insert_new`` does the same for a hot path's ``INSERT``.
 
-A placeholder the ORM does not pass through unchanged (inlined into the SQL, wrapped in
-``%...%``) makes compiling fail loudly rather than run a query with the wrong values; a
-value that changes the SQL itself (None, a bool, an optional filter) belongs in the shape.
+Misuse fails loudly at the first call, never returns wrong rows: each shape is compiled
+twice with different stand-ins, and the two must differ exactly in the parameter slots. So
+a placeholder the ORM does not pass through unchanged (inlined, wrapped in ``%...%``), a
+value the builder derives in Python (``vin.upper()``, ``n + 1``, ``timezone.now()``) and a
+value that changes the SQL itself (None, a bool, an optional filter: those belong in the
+shape) all raise. The actors the access rules are compiled for (``actor_of_shape``) expose
+only what the shape fixes, so a rule reading anything else raises too.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
@@ -47,7 +53,9 @@ def _placeholder(name: str, value: Any) -> tuple[Any, dict[Any, Callable[[Any], 
     if isinstance(value, bool) or value is None:
         raise TypeError(f"{name}: a {type(value).__name__} changes the SQL; put it in the shape")
     if isinstance(value, int):
-        stand_in = uuid.uuid4().int >> 66  # 62 bits: fits a bigint
+        # Within a 4-byte integer column's range (a wider value is no match at all for the
+        # ORM, which then compiles an empty result), and far from small literals.
+        stand_in = 2**24 + secrets.randbelow(2**31 - 2**25)
         return stand_in, {stand_in: lambda v: v}
     if isinstance(value, str):
         stand_in = f"prepared-{uuid.uuid4().hex}"
@@ -64,6 +72,29 @@ class PreparedQuery:
         self._compiled: dict[tuple[Hashable, str], _Compiled] = {}
 
     def _compile(self, shape: Hashable, using: str, params: dict[str, Any]) -> _Compiled:
+        """Compile twice, each time with other stand-ins, and refuse unless the two differ
+        only in the parameter slots: a value the builder derives in Python (``vin.upper()``,
+        ``n + 1``), reads from the clock or changes into other SQL would otherwise be
+        frozen into every later call."""
+        first = self._compile_once(shape, using, params)
+        second = self._compile_once(shape, using, params)
+        if first.sql != second.sql:
+            raise ValueError(
+                "the SQL's text depends on the parameters' values: put what changes it in the shape"
+            )
+        first_slots = {index: name for index, name, _ in first.slots}
+        second_slots = {index: name for index, name, _ in second.slots}
+        for index, (a, b) in enumerate(zip(first.params, second.params, strict=True)):
+            name = first_slots.get(index)
+            if name != second_slots.get(index) or (name is None and a != b):
+                raise ValueError(
+                    f"SQL parameter {index} ({a!r}) is not one of the parameters as given: "
+                    "a value derived in the builder (a transformation, the clock, a setting "
+                    "read per call) would be frozen; pass it in as it goes into the SQL"
+                )
+        return first
+
+    def _compile_once(self, shape: Hashable, using: str, params: dict[str, Any]) -> _Compiled:
         stand_ins, forms = {}, {}
         for name, value in params.items():
             stand_ins[name], named_forms = _placeholder(name, value)
@@ -73,7 +104,14 @@ class PreparedQuery:
         if query.is_sliced:
             raise ValueError("slice with rows(limit=, offset=), not in the queryset")
         compiler = query.get_compiler(using)
-        sql, compiled_params = compiler.as_sql()
+        try:
+            sql, compiled_params = compiler.as_sql()
+        except EmptyResultSet as exc:
+            # E.g. an integer stand-in beyond a small column's range: the ORM compiles
+            # "no rows" instead of a parameter.
+            raise ValueError(
+                "the query compiles to no SQL for a stand-in value; it cannot be prepared"
+            ) from exc
         slots, others = [], [sql]
         for index, param in enumerate(compiled_params):
             try:

@@ -131,3 +131,57 @@ def test_a_list_of_ids_is_one_parameter_whatever_its_length(
         with django_assert_num_queries(1):
             rows = prepared.rows(None, org_id=org.id, ids=ids)
         assert {row["id"] for row in rows} == {s.id for s in chosen if s.org_id == org.id}
+
+
+# --- a builder that computes in Python would freeze its first value: refused at first use
+
+
+def test_a_value_transformed_in_python_is_refused_at_first_use(org):
+    prepared = PreparedQuery(
+        lambda shape, *, org_id, vin: CaptureSession.objects.filter(
+            org_id=org_id, vehicle__vin=vin.upper()
+        ).values("id")
+    )
+
+    with pytest.raises(ValueError, match="derived in the builder"):
+        prepared.rows(None, org_id=org.id, vin="wba")
+
+
+def test_arithmetic_on_a_parameter_is_refused_at_first_use(org):
+    prepared = PreparedQuery(
+        lambda shape, *, org_id, n: CaptureSession.objects.filter(
+            org_id=org_id, images__width=n + 1
+        ).values("id")
+    )
+
+    with pytest.raises(ValueError, match="derived in the builder"):
+        prepared.rows(None, org_id=org.id, n=3)
+
+
+def test_the_clock_read_in_the_builder_is_refused_at_first_use(org):
+    from django.utils import timezone
+
+    prepared = PreparedQuery(
+        lambda shape, *, org_id: CaptureSession.objects.filter(
+            org_id=org_id, started_at__lt=timezone.now()
+        ).values("id")
+    )
+
+    with pytest.raises(ValueError, match="derived in the builder"):
+        prepared.rows(None, org_id=org.id)
+
+
+def test_an_access_rule_reading_what_the_shape_does_not_fix_is_refused(org, operator):
+    from accounts.access import actor_of_shape, visibility_shape
+    from accounts.actors import Actor
+
+    def build(shape, *, org_id, principal_id):
+        actor = actor_of_shape(shape, org_id=org_id, principal_id=principal_id)
+        # A rule that would read, say, the user's email: not part of the shape.
+        return CaptureSession.objects.filter(operator__email=actor.user.email).values("id")
+
+    prepared = PreparedQuery(build)
+    caller = Actor(kind="user", org_id=org.id, user=operator)
+
+    with pytest.raises(AttributeError, match="does not fix"):
+        prepared.rows(visibility_shape(caller), org_id=org.id, principal_id=operator.id)
