@@ -1,0 +1,223 @@
+"""The access matrix (docs/security.md), cell by cell, through the API and the console.
+
+Rows: who calls (a device, or a user by role). Columns: whose object it is —
+``own`` (the caller captured it, at its site), ``colleague`` (someone else's, at the
+caller's site), ``other_site`` (someone else's, at another site of the organisation),
+``other_org``. Cells: the status the caller gets. The rule behind every cell is
+``accounts.access``; this table is its specification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from accounts.tests.factories import DeviceFactory, UserFactory
+from images_app.models import Image
+from images_app.tests.image_factories import ImageFactory, processed
+from sessions_app.models import CaptureSession
+from sessions_app.tests.console import console, review_action_url, review_url
+from sessions_app.tests.factories import CaptureSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ACTORS = ("device", "operator", "reviewer", "admin")
+PLACES = ("own", "colleague", "other_site", "other_org")
+VIN = "1HGCM82633A004352"
+
+# action → actor → the status for each of PLACES.
+API = {
+    "view session": {
+        "device": (200, 404, 404, 404),
+        "operator": (200, 200, 404, 404),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "finish session": {
+        "device": (200, 404, 404, 404),
+        "operator": (200, 200, 404, 404),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "presign": {
+        "device": (200, 403, 403, 404),
+        "operator": (200, 403, 404, 404),
+        "reviewer": (200, 403, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "view image": {
+        "device": (403, 403, 403, 403),
+        "operator": (200, 200, 404, 404),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "publish image": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+}
+
+# Creating a session names a site, not a session: own and colleague are the caller's site.
+CREATE_SESSION = {
+    "device": (201, 201, 201, 404),
+    "operator": (201, 201, 403, 404),
+    "reviewer": (201, 201, 403, 404),
+    "admin": (201, 201, 201, 404),
+}
+
+# The console (staff users; devices never sign in there). 302: done, back to the page.
+CONSOLE = {
+    "open review page": {
+        "operator": (200, 200, 404, 404),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "publish processed": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    "abandon": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    "reprocess": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (403, 403, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+}
+
+
+@pytest.fixture
+def world(org, site, other_site, other_org, other_site_of_other_org):
+    people = {
+        "device": DeviceFactory(org=org, model="Rig"),
+        "operator": UserFactory(org=org, role="operator", sites=[site], is_staff=True),
+        "reviewer": UserFactory(org=org, role="reviewer", sites=[site], is_staff=True),
+        "admin": UserFactory(org=org, role="admin", is_staff=True),
+    }
+    colleague = UserFactory(org=org, role="operator", sites=[site, other_site])
+    outsider = UserFactory(org=other_org, role="admin")
+
+    def session_for(actor: str, place: str) -> CaptureSession:
+        me = people[actor]
+        mine = {"device": me} if actor == "device" else {"operator": me}
+        where = {
+            "own": dict(org=org, site=site, **mine),
+            "colleague": dict(org=org, site=site, operator=colleague),
+            "other_site": dict(org=org, site=other_site, operator=colleague),
+            "other_org": dict(org=other_org, site=other_site_of_other_org, operator=outsider),
+        }[place]
+        return CaptureSessionFactory(status=CaptureSession.Status.ACTIVE, **where)
+
+    def site_for(place: str):
+        return {
+            "own": site,
+            "colleague": site,
+            "other_site": other_site,
+            "other_org": other_site_of_other_org,
+        }[place]
+
+    return people, session_for, site_for
+
+
+def _presign_body(session: CaptureSession) -> dict:
+    return {
+        "session_id": str(session.id),
+        "file_name": "front.jpg",
+        "content_type": "image/jpeg",
+        "content_sha256": hashlib.sha256(str(session.id).encode()).hexdigest(),
+    }
+
+
+def _call(action: str, client, session: CaptureSession):
+    if action == "view session":
+        return client.get(f"/v1/sessions/{session.id}")
+    if action == "finish session":
+        return client.patch(f"/v1/sessions/{session.id}", {"status": "complete"}, format="json")
+    if action == "presign":
+        return client.post("/v1/presign", _presign_body(session), format="json")
+    image = processed(ImageFactory(session=session))
+    if action == "view image":
+        return client.get(f"/v1/images/{image.id}")
+    assert action == "publish image"
+    return client.post(f"/v1/images/{image.id}/publish")
+
+
+API_CELLS = [
+    (action, actor, place, expected)
+    for action, row in API.items()
+    for actor in ACTORS
+    for place, expected in zip(PLACES, row[actor], strict=True)
+]
+
+
+@pytest.mark.parametrize(("action", "actor", "place", "expected"), API_CELLS)
+def test_api_access_matrix(world, api, s3, action, actor, place, expected):
+    people, session_for, _ = world
+    session = session_for(actor, place)
+
+    response = _call(action, api(people[actor]), session)
+
+    assert response.status_code == expected, response.content
+    if expected >= 400:
+        assert response.json()["error"]["code"] == {403: "FORBIDDEN", 404: "NOT_FOUND"}[expected]
+
+
+@pytest.mark.parametrize(
+    ("actor", "place", "expected"),
+    [
+        (actor, place, expected)
+        for actor in ACTORS
+        for place, expected in zip(PLACES, CREATE_SESSION[actor], strict=True)
+    ],
+)
+def test_api_session_create_matrix(world, api, actor, place, expected):
+    people, _, site_for = world
+    body = {"site_id": str(site_for(place).id), "vehicle": {"vin": VIN}, "mode": "stills"}
+
+    response = api(people[actor]).post("/v1/sessions", body, format="json")
+
+    assert response.status_code == expected, response.content
+
+
+def _console_call(action: str, client, session: CaptureSession):
+    image = processed(ImageFactory(session=session))
+    if action == "open review page":
+        return client.get(review_url(session))
+    name = {
+        "publish processed": "publish_processed",
+        "abandon": "abandon",
+        "reprocess": "reprocess_selected",
+    }[action]
+    return client.post(review_action_url(session), {"action": name, "image": [str(image.pk)]})
+
+
+CONSOLE_CELLS = [
+    (action, actor, place, expected)
+    for action, row in CONSOLE.items()
+    for actor in row
+    for place, expected in zip(PLACES, row[actor], strict=True)
+]
+
+
+@pytest.mark.parametrize(("action", "actor", "place", "expected"), CONSOLE_CELLS)
+def test_console_access_matrix(world, s3, action, actor, place, expected):
+    people, session_for, _ = world
+    session = session_for(actor, place)
+    before = set(Image.objects.filter(session=session).values_list("status", flat=True))
+
+    response = _console_call(action, console(people[actor]), session)
+
+    assert response.status_code == expected
+    if expected != 302 and action != "open review page":
+        session.refresh_from_db()
+        assert session.status == CaptureSession.Status.ACTIVE  # nothing changed
+        assert set(Image.objects.filter(session=session).values_list("status", flat=True)) <= (
+            before | {Image.Status.PROCESSED}
+        )
