@@ -20,17 +20,18 @@ venv: $(VENV)/.installed
 migrate: venv
 	$(PY) manage.py migrate --noinput
 
+# runstack refuses before printing anything when the port (or the S3 port) is taken, then
+# migrates and starts everything.
 run: venv
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
+	@$(PY) manage.py runstack --host $(HOST) --port $(PORT)
 
 test: venv
-	bash scripts/ensure-test-deps.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} bash scripts/ensure-test-deps.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -n 2 --dist loadgroup -m "not faults"
 
 # Kills and restarts workers, Redis, SeaweedFS and database connections: slower, kept apart.
 test-faults: venv
-	bash scripts/ensure-test-deps.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} bash scripts/ensure-test-deps.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -m faults tests/faults
 
 lint: venv
