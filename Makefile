@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-faults venv migrate lint fmt check clean bench bench-api fuzz
+.PHONY: run test test-faults venv migrate lint fmt check clean bench bench-api fuzz docs
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,12 @@ check: venv
 	$(MAKE) lint
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3 var/seaweedfs
+	rm -rf $(VENV) var/*.sqlite3 var/seaweedfs site
+
+# The documentation site (docs/, mkdocs.yml) into site/; any warning (a broken link, a missing
+# snippet) fails the build.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: venv
 	$(PY) bench/pipeline.py
