@@ -52,3 +52,6 @@ def test_without_redis_the_check_names_it_and_where_it_looked():
     assert result.returncode == 1
     assert f"Redis is not running at 127.0.0.1:{closed}" in result.stderr
     assert "PostgreSQL" not in result.stderr
+    # docs/development.md shows this message for the default address.
+    shown = result.stderr.replace(f"127.0.0.1:{closed}", "127.0.0.1:6379")
+    assert shown in (Path(django_settings.BASE_DIR) / "docs" / "development.md").read_text()

@@ -383,6 +383,10 @@ def test_make_run_started_while_its_port_is_taken_refuses_before_printing_anythi
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert f"PORT={port + 1} make run" in result.stderr
     assert not (tmp_path / "db.sqlite3").exists()
+    # docs/index.md shows this message for the default port.
+    (message,) = [line for line in result.stderr.splitlines() if "CommandError" in line]
+    shown = message.replace(f"port {port} ", "port 8000 ").replace(f"PORT={port + 1}", "PORT=8001")
+    assert shown in (BASE_DIR / "docs" / "index.md").read_text()
     assert not (tmp_path / "var" / "seaweedfs").exists()
 
 

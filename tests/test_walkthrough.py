@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -88,3 +89,24 @@ def test_the_walkthrough_script_uploads_the_sample_photo_and_reads_it_back_proce
     assert (image.file_name, image.shot_name) == ("car.jpg", "front_3q")
     assert image.session.status == CaptureSession.Status.COMPLETE
     assert image.session.vehicle.vin == "1HGCM82633A004352"
+    # The docs show this output, ids aside.
+    shown = shape(read_docs_output(BASE_DIR / "docs" / "devices.md"))
+    assert shape(result.stdout) == shown
+    assert shape(read_docs_output(BASE_DIR / "README.md")) == shown
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def shape(output: str) -> list[str]:
+    """The output's lines with ids and the token's first characters taken out."""
+    return [
+        re.sub(r"token \S+…", "token …", UUID.sub("<id>", line))
+        for line in output.strip().splitlines()
+    ]
+
+
+def read_docs_output(page: Path) -> str:
+    block = re.search(r"```\n(1\. enrolled.*?)```", page.read_text(), re.S)
+    assert block, f"{page.name} shows no output of the walkthrough"
+    return block.group(1)
