@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,17 +20,18 @@ venv: $(VENV)/.installed
 migrate: venv
 	$(PY) manage.py migrate --noinput
 
+# runstack refuses before printing anything when the port (or the S3 port) is taken, then
+# migrates and starts everything.
 run: venv
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
+	@$(PY) manage.py runstack --host $(HOST) --port $(PORT)
 
 test: venv
-	bash scripts/ensure-test-deps.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} bash scripts/ensure-test-deps.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -n 2 --dist loadgroup -m "not faults"
 
 # Kills and restarts workers, Redis, SeaweedFS and database connections: slower, kept apart.
 test-faults: venv
-	bash scripts/ensure-test-deps.sh
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} bash scripts/ensure-test-deps.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -m faults tests/faults
 
 lint: venv
@@ -50,7 +51,12 @@ check: venv
 	$(MAKE) lint
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3 var/seaweedfs
+	rm -rf $(VENV) var/*.sqlite3 var/seaweedfs site
+
+# The documentation site (docs/, mkdocs.yml) into site/; any warning (a broken link, a missing
+# snippet) fails the build.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: venv
 	$(PY) bench/pipeline.py

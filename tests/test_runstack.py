@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import http.cookiejar
+import http.server
 import json
 import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -334,3 +336,87 @@ def test_with_postgres_and_redis_make_run_supervises_web_worker_beat_and_s3(
         assert "SIGINT received" in stack.output
     finally:
         stack.kill()
+
+
+# --- refusing to start when a port is taken -----------------------------------------------
+
+
+def make_run(env: dict[str, str], port: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "run", f"PORT={port}"],
+        cwd=BASE_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def ports() -> tuple[int, int]:
+    """The web port and the S3 port of the `make run` below."""
+    return tuple(free_ports(2))
+
+
+@pytest.fixture
+def refusing_env(tmp_path, ports) -> dict[str, str]:
+    return {
+        **base_env(tmp_path, ports[1]),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "REDIS_URL": "",
+    }
+
+
+def test_make_run_started_while_its_port_is_taken_refuses_before_printing_anything(
+    refusing_env, ports, tmp_path
+):
+    port, _ = ports
+    with socket.socket() as holder:  # e.g. a first `make run`
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+
+        result = make_run(refusing_env, port)
+
+    assert result.returncode != 0
+    assert result.stdout == ""  # no banner, no logins, no migrations
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert f"PORT={port + 1} make run" in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists()
+    # docs/index.md shows this message for the default port.
+    (message,) = [line for line in result.stderr.splitlines() if "CommandError" in line]
+    shown = message.replace(f"port {port} ", "port 8000 ").replace(f"PORT={port + 1}", "PORT=8001")
+    assert shown in (BASE_DIR / "docs" / "index.md").read_text()
+    assert not (tmp_path / "var" / "seaweedfs").exists()
+
+
+class _NotS3(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html>some other web server</html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_make_run_refuses_when_the_s3_port_is_held_by_something_that_is_not_s3(
+    refusing_env, ports, tmp_path
+):
+    port, s3_port = ports
+    other = http.server.HTTPServer(("127.0.0.1", s3_port), _NotS3)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        result = make_run(refusing_env, port)
+    finally:
+        other.shutdown()
+        other.server_close()
+
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert f"port {s3_port} (S3_ENDPOINT_URL=http://127.0.0.1:{s3_port})" in result.stderr
+    assert "not an S3 store" in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists()

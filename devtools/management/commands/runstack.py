@@ -9,9 +9,10 @@ Procfile's roles as separate processes under honcho: gunicorn (web), the Celery 
 Celery beat and, when S3 is local, SeaweedFS. Ctrl-C stops them all (honcho sends SIGTERM,
 then SIGKILL after 5 s).
 
-Either way it waits for the bucket, seeds the demo (idempotent), and prints where to go:
-the admin console with its logins, the API docs, the enrollment code and the one command
-that simulates a device.
+Either way it first refuses, before printing anything, when its port or the local S3 port is
+held by something else (a second `make run`, another server); then it migrates, waits for
+the bucket, seeds the demo (idempotent), and prints where to go: the admin console with its
+logins, the API docs, the enrollment code and the one command that simulates a device.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,56 @@ from imaging.management.progress import Progress
 BUCKET_WAIT_SECONDS = 60
 WEB_WAIT_SECONDS = 60
 STOP_WAIT_SECONDS = 20
+S3_PROBE_SECONDS = 2
 
 
 def _answers(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def _bindable(host: str, port: int) -> bool:
+    """Whether a server could listen on (host, port) now: bound as runserver and gunicorn
+    bind (SO_REUSEADDR), so a closed connection in TIME_WAIT does not count as taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _speaks_s3(endpoint_url: str) -> bool:
+    """Whether what answers there is an S3 store: S3 (AWS, SeaweedFS, MinIO) answers even an
+    anonymous request with its request id header or an XML error."""
+    try:
+        with urllib.request.urlopen(endpoint_url, timeout=S3_PROBE_SECONDS) as response:
+            headers, body = response.headers, response.read(4096)
+    except urllib.error.HTTPError as error:
+        headers, body = error.headers, error.read(4096)
+    except (OSError, ValueError):
+        return False
+    return "x-amz-request-id" in {name.lower() for name in headers} or b"<Error>" in body
+
+
+def ports_refusal(*, host: str, port: int) -> str | None:
+    """Why `make run` cannot start here (a port held by something else), or None."""
+    if not _bindable(host, port):
+        return (
+            f"port {port} on {host} is already in use (is `make run` already running?). "
+            f"Stop what holds it, or serve elsewhere: PORT={port + 1} make run"
+        )
+    local = _local_s3()
+    if local and _answers(*local) and not _speaks_s3(settings.S3_ENDPOINT_URL):
+        return (
+            f"port {local[1]} (S3_ENDPOINT_URL={settings.S3_ENDPOINT_URL}) is held by "
+            "something that is not an S3 store. Stop it, or point S3_ENDPOINT_URL at a free "
+            "port, where a local SeaweedFS will be started."
+        )
+    return None
 
 
 def _local_s3() -> tuple[str, int] | None:
@@ -88,6 +134,11 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_demo, **options):
         # Ctrl-C must stop us even when a shell started us with SIGINT ignored (background).
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Before anything is printed or changed, so a second `make run` says only why not.
+        refusal = ports_refusal(host=host, port=port)
+        if refusal:
+            raise CommandError(refusal)
+        call_command("migrate", interactive=False)
         if settings.REDIS_URL:
             return self.production_shape(host=host, port=port, seed=not no_demo)
         return self.embedded(host=host, port=port, seed=not no_demo)
