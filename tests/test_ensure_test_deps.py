@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings as django_settings
 
-from images_app.seaweed import free_ports
+from devtools.seaweed import free_ports
 
 SCRIPT = Path(django_settings.BASE_DIR) / "scripts" / "ensure-test-deps.sh"
 
