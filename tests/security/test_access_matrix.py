@@ -221,3 +221,32 @@ def test_console_access_matrix(world, s3, action, actor, place, expected):
         assert set(Image.objects.filter(session=session).values_list("status", flat=True)) <= (
             before | {Image.Status.PROCESSED}
         )
+
+
+# --- the docs print this very table -------------------------------------------------------
+
+PLACE_TITLES = ("own", "colleague's, same site", "other site", "other org")
+
+
+def matrix_markdown() -> str:
+    """The matrix as docs/security.md prints it (one table per door)."""
+
+    def table(rows: dict[str, dict[str, tuple[int, ...]]]) -> list[str]:
+        lines = ["| action | caller | " + " | ".join(PLACE_TITLES) + " |"]
+        lines.append("|---|---|" + "---|" * len(PLACE_TITLES))
+        for action, by_actor in rows.items():
+            for actor, cells in by_actor.items():
+                lines.append(f"| {action} | {actor} | " + " | ".join(map(str, cells)) + " |")
+        return lines
+
+    api = {**API, "create session (at a site)": CREATE_SESSION}
+    return "\n".join(["API:", "", *table(api), "", "Console:", "", *table(CONSOLE)])
+
+
+def test_the_docs_print_this_matrix():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    docs = (Path(settings.BASE_DIR) / "docs" / "security.md").read_text()
+    assert matrix_markdown() in docs, "docs/security.md: paste tests/security matrix_markdown()"
