@@ -212,3 +212,13 @@ def test_a_lookalike_username_with_the_admins_password_is_no_login(lookalike_vic
     )
     assert genuine.status_code == 302
     assert logged_in_user_id(client) == str(victim.pk)
+
+
+def test_the_libraries_user_filter_matches_the_canonical_email_only(lookalike_victims):
+    backend = AdminOIDCBackend()
+
+    assert list(backend.filter_users_by_claims({"email": "KIT.SIMS@strasse.example"})) == [
+        lookalike_victims["kit.sims@strasse.example"]
+    ]
+    assert not backend.filter_users_by_claims({"email": "k\u0131t.sims@strasse.example"}).exists()
+    assert not backend.filter_users_by_claims({}).exists()
