@@ -22,7 +22,13 @@ from django.utils.cache import add_never_cache_headers
 from accounts.actors import Actor
 from accounts.admin_scoping import ADMIN_ONLY, ScopedAdmin, is_platform_operator
 from accounts.models import Device, EnrollmentCode, Organization, Site, User
-from accounts.services import device_revoke, enrollment_code_create
+from accounts.services import (
+    device_revoke,
+    enrollment_code_create,
+    org_email_domains_clean,
+    user_email_clean,
+)
+from imaging.api.errors import ApplicationError
 
 # Access follows the user's role (accounts.admin_scoping); Django's groups are not used.
 admin.site.unregister(Group)
@@ -36,11 +42,44 @@ def _org_of(request: HttpRequest) -> Organization | None:
 # --- organisations ----------------------------------------------------------------------
 
 
+class EmailDomainsField(forms.CharField):
+    """A list of domains, edited as one per line; stored canonical (IDNA A-labels)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = super().to_python(value) or ""
+        try:
+            return org_email_domains_clean(domains=text.replace(",", " ").split())
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class OrganizationForm(forms.ModelForm):
+    email_domains = EmailDomainsField(
+        required=False,
+        label="Email domains",
+        help_text="One per line. When set, the organisation's admins may give users "
+        "addresses at these domains only. Empty: any address.",
+    )
+
+    class Meta:
+        model = Organization
+        fields = ("name", "enrollment_policy", "qc_thresholds", "email_domains")
+
+
 @admin.register(Organization)
 class OrganizationAdmin(ScopedAdmin):
-    """Superusers manage every organisation; an org admin edits only their own settings."""
+    """Superusers manage every organisation; an org admin edits only their own settings.
+
+    The email domains say which addresses the org's admins may provision, so only
+    superusers set them."""
 
     view_roles = ADMIN_ONLY
+    form = OrganizationForm
     list_display = ("name", "enrollment_policy", "created_at")
     search_fields = ("name",)
     readonly_fields = ("created_at",)
@@ -51,7 +90,7 @@ class OrganizationAdmin(ScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if is_platform_operator(request.user):
             return self.readonly_fields
-        return ("name", "created_at")
+        return ("name", "email_domains", "created_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_platform_operator(request.user)
@@ -116,10 +155,16 @@ class SiteAdmin(ScopedAdmin):
 
 
 def _clean_email(form: forms.ModelForm) -> str:
-    email = form.cleaned_data["email"].strip().lower()
-    if User.objects.filter(email__iexact=email).exclude(pk=form.instance.pk).exists():
-        raise forms.ValidationError("A user with this email exists.")
-    return email
+    """Canonical, at an allowed domain, not held by anyone: ``user_email_clean``'s rules."""
+    try:
+        return user_email_clean(
+            email=form.cleaned_data["email"],
+            org=form.console_org,
+            any_domain=form.console_org is None,  # superusers provision any address
+            user=None if form.instance._state.adding else form.instance,
+        )
+    except ApplicationError as exc:
+        raise forms.ValidationError(exc.message) from exc
 
 
 class _SitesOfOneOrg:
@@ -215,6 +260,13 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         form = super().get_form(request, obj, **kwargs)
         form.console_org = _org_of(request)
         return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if is_platform_operator(request.user):
+            return self.readonly_fields
+        # The provider links identities on first login; an org admin typing one in could
+        # bind someone else's and would learn from the uniqueness error which exist.
+        return (*self.readonly_fields, "oidc_issuer", "oidc_subject")
 
     def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs: Any):
         if db_field.name == "sites" and not is_platform_operator(request.user):

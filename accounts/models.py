@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.emails import CANONICAL_CHARACTERS, UnusableEmail, email_canonical
+
 
 class Organization(models.Model):
     """A dealership group: the tenant every other row belongs to."""
@@ -24,6 +26,9 @@ class Organization(models.Model):
     )
     # QC thresholds for this org; missing keys fall back to the pipeline defaults.
     qc_thresholds = models.JSONField(default=dict, blank=True)
+    # Canonical domains (accounts.emails.domain_canonical). When set, the org's admins may
+    # give users addresses at these domains only; set by platform operators.
+    email_domains = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -57,10 +62,25 @@ class UserManager(BaseUserManager["User"]):
     def create_user(self, email: str, password: str | None = None, **fields) -> User:
         if not email:
             raise ValueError("email is required")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=email_canonical(email), **fields)
         user.set_password(password) if password else user.set_unusable_password()
         user.save(using=self._db)
         return user
+
+    def get_by_natural_key(self, username: str) -> User:
+        """Password login: the typed address in its canonical form, matched exactly."""
+        try:
+            email = email_canonical(username)
+        except UnusableEmail:
+            raise self.model.DoesNotExist from None
+        return self.get(email=email)
+
+    async def aget_by_natural_key(self, username: str) -> User:
+        try:
+            email = email_canonical(username)
+        except UnusableEmail:
+            raise self.model.DoesNotExist from None
+        return await self.aget(email=email)
 
     def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
         fields.update(is_staff=True, is_superuser=True, role=User.Role.ADMIN)
@@ -79,7 +99,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         ADMIN = "admin", "Admin"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    email = models.EmailField(unique=True)
+    # Always canonical (accounts.emails): compared with = only, never iexact.
+    email = models.EmailField(
+        unique=True, error_messages={"unique": "This email address cannot be used."}
+    )
     name = models.CharField(max_length=200, blank=True)
     org = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="users", null=True, blank=True
@@ -105,11 +128,26 @@ class User(AbstractBaseUser, PermissionsMixin):
                 fields=["oidc_issuer", "oidc_subject"],
                 condition=Q(oidc_subject__isnull=False),
                 name="user_unique_oidc_identity",
-            )
+                violation_error_message="This sign-in identity cannot be used.",
+            ),
+            models.CheckConstraint(
+                condition=Q(email__regex=CANONICAL_CHARACTERS),
+                name="user_email_canonical",
+                violation_error_message="The email address is not in its canonical form.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.email
+
+    @classmethod
+    def normalize_username(cls, username: str) -> str:
+        # Django's default is NFKC, which folds look-alikes onto ASCII; the canonical form
+        # does not. An unusable address is left for validation to refuse.
+        try:
+            return email_canonical(username)
+        except UnusableEmail:
+            return username
 
 
 class Device(models.Model):

@@ -7,7 +7,8 @@ issuer or without ``exp``; lets its own exceptions escape as 500s; defaults to H
 fetches the JWKS on every call without a timeout.
 
 Identity is ``(iss, sub)``. A pre-provisioned user is linked by email on the first login only
-when the provider says the email is verified. Users are never created here.
+when the provider says the email is verified, and only when its canonical form
+(``accounts.emails``) is exactly the user's. Users are never created here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from rest_framework import status
 
+from accounts.emails import UnusableEmail, email_canonical
 from accounts.models import User
 from imaging.api.errors import ApplicationError
 
@@ -240,6 +242,14 @@ class StrictOIDCBackend(OIDCAuthenticationBackend):
                 raise InvalidIdToken("nonce does not match")
         return claims
 
+    def filter_users_by_claims(self, claims: dict[str, Any]):
+        # The library's version matches email__iexact; nothing of ours calls it, and should
+        # anything ever do, it gets the exact canonical match.
+        try:
+            return User.objects.filter(email=email_canonical(claims.get("email")))
+        except UnusableEmail:
+            return User.objects.none()
+
     def retrieve_matching_jwk(self, token: Any) -> jwt.PyJWK:
         header = _header(token)
         return signing_key_find(kid=header["kid"], alg=header["alg"])
@@ -286,10 +296,15 @@ def _user_by_verified_email(*, issuer: str, subject: str, claims: dict[str, Any]
     email = claims.get("email")
     if claims.get("email_verified") is not True or not isinstance(email, str) or not email:
         return None
-    candidates = list(User.objects.filter(email__iexact=email.strip())[:2])
-    if len(candidates) != 1:
+    try:
+        # Exactly the stored canonical form: a look-alike (dotless i, long s, Kelvin sign,
+        # fullwidth letters...) has none, or another one, and links nobody.
+        canonical = email_canonical(email)
+    except UnusableEmail:
         return None
-    candidate = candidates[0]
+    candidate = User.objects.filter(email=canonical).first()
+    if candidate is None:
+        return None
     try:
         with transaction.atomic():
             # Conditional: a user already bound to another identity is never re-bound.

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.emails import UnusableEmail, domain_canonical, email_canonical, email_domain
 from accounts.models import Device, EnrollmentCode, Organization, Site, User
 from events_app.models import Event
 from events_app.services import event_record
@@ -37,6 +38,47 @@ def site_create(*, org: Organization, name: str) -> Site:
     return Site.objects.create(org=org, name=name)
 
 
+# The same answer whoever holds the address (another org, a platform operator) or when it
+# is reserved: a provisioner learns nothing about accounts they cannot see.
+EMAIL_NOT_AVAILABLE = "This email address cannot be used."
+
+
+def org_email_domains_clean(*, domains: list[str]) -> list[str]:
+    """An organisation's allowed email domains in canonical form, sorted, without repeats."""
+    try:
+        return sorted({domain_canonical(domain) for domain in domains if domain.strip()})
+    except UnusableEmail as exc:
+        raise ApplicationError("VALIDATION_ERROR", str(exc)) from exc
+
+
+def user_email_clean(
+    *, email: str, org: Organization | None, any_domain: bool, user: User | None = None
+) -> str:
+    """The canonical address to give a new user (or ``user``), else ``ApplicationError``.
+
+    Who may provision what: when ``org`` lists email domains, its users get addresses at
+    those domains only, unless ``any_domain`` (platform operators: superusers, and staff
+    commands given ``--any-domain``). An address already held is refused with the same
+    message whoever holds it. A user keeping their address is not re-checked against the
+    domains (they may predate the list).
+    """
+    try:
+        canonical = email_canonical(email)
+    except UnusableEmail as exc:
+        raise ApplicationError("VALIDATION_ERROR", str(exc)) from exc
+    changed = user is None or canonical != user.email
+    restricted = not any_domain and org is not None and bool(org.email_domains)
+    if changed and restricted and email_domain(canonical) not in org.email_domains:
+        allowed = ", ".join(f"@{domain}" for domain in org.email_domains)
+        raise ApplicationError("VALIDATION_ERROR", f"Addresses of {org} must end in {allowed}.")
+    taken = User.objects.filter(email=canonical)
+    if user is not None:
+        taken = taken.exclude(pk=user.pk)
+    if taken.exists():
+        raise ApplicationError("CONFLICT", EMAIL_NOT_AVAILABLE, status_code=409)
+    return canonical
+
+
 def user_create(
     *,
     org: Organization,
@@ -46,14 +88,14 @@ def user_create(
     sites: list[Site] | None = None,
     is_staff: bool = True,
     password: str | None = None,
+    any_domain: bool = False,
 ) -> User:
     if role not in User.Role.values:
         raise ApplicationError("VALIDATION_ERROR", f"Unknown role {role!r}.")
-    if User.objects.filter(email__iexact=email.strip()).exists():
-        raise ApplicationError("CONFLICT", f"User {email!r} exists.", status_code=409)
+    email = user_email_clean(email=email, org=org, any_domain=any_domain)
     with transaction.atomic():
         user = User.objects.create_user(
-            email.strip(), password=password, name=name, org=org, role=role, is_staff=is_staff
+            email, password=password, name=name, org=org, role=role, is_staff=is_staff
         )
         if sites:
             user.sites.set(sites)

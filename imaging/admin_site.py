@@ -1,4 +1,5 @@
-"""The admin site of the review console: its titles, and the SSO link on the login page.
+"""The admin site of the review console: its titles, the SSO link on the login page, and the
+throttled password login.
 
 Installed in place of ``django.contrib.admin`` (``INSTALLED_APPS``), so ``admin.site`` and
 ``@admin.register`` refer to this site everywhere.
@@ -20,6 +21,12 @@ class ConsoleAdminSite(admin.AdminSite):
     site_title = "360 Imaging console"
     index_title = "Review console"
     site_url = None  # there is no public site to "view"
+
+    @property
+    def login_form(self) -> type:  # type: ignore[override]
+        from imaging.admin_login import ThrottledAuthenticationForm
+
+        return ThrottledAuthenticationForm
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)

@@ -164,6 +164,13 @@ RATE_LIMITS = {
     "anonymous": 300,  # per client IP, for requests without a valid token
 }
 
+# Admin password login (/admin/login/): failed attempts allowed per window, per account and
+# per client IP; beyond them the form refuses without checking the password. Same store and
+# fail-open behaviour as the API's limits.
+ADMIN_LOGIN_FAILURES_PER_ACCOUNT = env.int("ADMIN_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+ADMIN_LOGIN_FAILURES_PER_IP = env.int("ADMIN_LOGIN_FAILURES_PER_IP", default=20)
+ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=15 * 60)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
+from accounts.models import Organization, User
+from accounts.tests.lookalikes import ADMIN_EMAIL, IDN_ADMIN_EMAIL
 from accounts.tests.oidc_provider import LocalOIDCProvider, ec_signing_key, rsa_signing_key
 
 
@@ -29,3 +31,17 @@ def oidc_provider(settings, oidc_keys):
         settings.OIDC_RP_CLIENT_SECRET = provider.client_secret
         provider.served.clear()  # count only what the application asks for
         yield provider
+
+
+@pytest.fixture
+def lookalike_victims(db) -> dict[str, User]:
+    """Two provisioned staff admins of an organisation, neither linked to an identity yet."""
+    org = Organization.objects.create(name="Strasse Autos")
+    return {
+        ADMIN_EMAIL: User.objects.create_user(
+            ADMIN_EMAIL, org=org, role=User.Role.ADMIN, is_staff=True
+        ),
+        IDN_ADMIN_EMAIL: User.objects.create_user(
+            IDN_ADMIN_EMAIL, org=org, role=User.Role.ADMIN, is_staff=True
+        ),
+    }

@@ -8,7 +8,9 @@ import pytest
 from django.contrib.auth import authenticate
 from django.test import Client, RequestFactory
 
+from accounts.models import User
 from accounts.oidc import AdminOIDCBackend
+from accounts.tests.lookalikes import GENUINE, IDN_GENUINE, LOOKALIKES, victim_of
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +149,76 @@ def test_password_login_to_the_admin_keeps_working(request, admin, configured):
     )
     assert response.status_code == 302
     assert logged_in_user_id(client) == str(admin.pk)
+
+
+# --- look-alike emails (accounts.emails: one canonical form, matched exactly)
+
+
+@pytest.mark.parametrize("email", LOOKALIKES.values(), ids=LOOKALIKES.keys())
+def test_a_verified_lookalike_email_does_not_open_the_admin(
+    oidc_provider, lookalike_victims, email
+):
+    client = Client()
+    flow = start_browser_login(client, oidc_provider)
+
+    response = finish_browser_login(
+        client,
+        oidc_provider,
+        flow["state"],
+        sub="lookalike-sub",
+        email=email,
+        email_verified=True,
+        nonce=flow["nonce"],
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/"
+    assert logged_in_user_id(client) is None
+    assert client.get("/admin/").status_code == 302
+    assert not User.objects.filter(oidc_subject="lookalike-sub").exists()
+
+
+@pytest.mark.parametrize("email", GENUINE + IDN_GENUINE)
+def test_the_genuine_email_opens_the_admin_as_its_admin(oidc_provider, lookalike_victims, email):
+    client = Client()
+    flow = start_browser_login(client, oidc_provider)
+
+    finish_browser_login(
+        client,
+        oidc_provider,
+        flow["state"],
+        sub="genuine-sub",
+        email=email,
+        email_verified=True,
+        nonce=flow["nonce"],
+    )
+
+    assert logged_in_user_id(client) == str(victim_of(email, lookalike_victims).pk)
+
+
+@pytest.mark.parametrize("email", LOOKALIKES.values(), ids=LOOKALIKES.keys())
+def test_a_lookalike_username_with_the_admins_password_is_no_login(lookalike_victims, email):
+    victim = victim_of(email, lookalike_victims)
+    victim.set_password(PASSWORD)
+    victim.save(update_fields=["password"])
+    client = Client()
+
+    response = client.post("/admin/login/?next=/admin/", {"username": email, "password": PASSWORD})
+
+    assert response.status_code == 200
+    assert logged_in_user_id(client) is None
+    genuine = client.post(
+        "/admin/login/?next=/admin/", {"username": victim.email.upper(), "password": PASSWORD}
+    )
+    assert genuine.status_code == 302
+    assert logged_in_user_id(client) == str(victim.pk)
+
+
+def test_the_libraries_user_filter_matches_the_canonical_email_only(lookalike_victims):
+    backend = AdminOIDCBackend()
+
+    assert list(backend.filter_users_by_claims({"email": "KIT.SIMS@strasse.example"})) == [
+        lookalike_victims["kit.sims@strasse.example"]
+    ]
+    assert not backend.filter_users_by_claims({"email": "k\u0131t.sims@strasse.example"}).exists()
+    assert not backend.filter_users_by_claims({}).exists()

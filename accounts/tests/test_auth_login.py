@@ -12,6 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from accounts.authentication import principal_for, read_token
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from accounts.tests.lookalikes import GENUINE, IDN_GENUINE, LOOKALIKES, victim_of
 from accounts.tests.oidc_provider import (
     ABSENT,
     SilentServer,
@@ -434,3 +435,31 @@ def test_login_is_documented_as_an_unauthenticated_operation():
     assert operation["operationId"] == "auth_login"
     assert operation["security"] == [{}]
     assert {"200", "400", "401", "403", "415", "429", "503"} <= set(operation["responses"])
+
+
+# --- look-alike emails (accounts.emails: one canonical form, matched exactly)
+
+
+@pytest.mark.parametrize("email", LOOKALIKES.values(), ids=LOOKALIKES.keys())
+def test_a_verified_lookalike_email_signs_in_as_nobody(
+    api, oidc_provider, lookalike_victims, email
+):
+    token = oidc_provider.id_token(sub="lookalike-sub", email=email, email_verified=True)
+
+    assert_error(login(api, token), 403, "FORBIDDEN")
+    assert not User.objects.filter(oidc_subject="lookalike-sub").exists()
+
+
+@pytest.mark.parametrize("email", GENUINE + IDN_GENUINE)
+def test_the_genuine_email_in_any_ascii_case_still_links(
+    api, oidc_provider, lookalike_victims, email
+):
+    token = oidc_provider.id_token(sub="genuine-sub", email=email, email_verified=True)
+
+    response = login(api, token)
+
+    assert response.status_code == 200, response.content
+    victim = victim_of(email, lookalike_victims)
+    assert response.json()["user_id"] == str(victim.id)
+    victim.refresh_from_db()
+    assert victim.oidc_subject == "genuine-sub"

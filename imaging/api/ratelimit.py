@@ -38,29 +38,32 @@ def client_ip(request) -> str:
     return meta.get("REMOTE_ADDR", "") or "unknown"
 
 
-def hit(bucket: str, key: str, limit: int, cost: int = 1) -> int | None:
-    """Count ``cost`` hits; return seconds to wait if that goes over ``limit``, else None."""
+def hit(
+    bucket: str, key: str, limit: int, cost: int = 1, *, window_seconds: int = WINDOW_SECONDS
+) -> int | None:
+    """Count ``cost`` hits (a negative cost gives them back); return seconds to wait if that
+    goes over ``limit``, else None."""
     if not settings.RATE_LIMITS_ENABLED:
         return None
     now = time.time()
-    window = int(now // WINDOW_SECONDS)
+    window = int(now // window_seconds)
     cache_key = f"rl:{bucket}:{key}:{window}"
     try:
         count_in_window = getattr(cache, "count_in_window", None)
         if count_in_window is not None:  # Redis (imaging.cache): one round trip
-            count = count_in_window(cache_key, cost, timeout=WINDOW_SECONDS + 5)
+            count = count_in_window(cache_key, cost, timeout=window_seconds + 5)
         else:
-            cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 5)
+            cache.add(cache_key, 0, timeout=window_seconds + 5)
             try:
                 count = cache.incr(cache_key, cost)
             except ValueError:  # expired between add and incr
-                cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 5)
+                cache.add(cache_key, 0, timeout=window_seconds + 5)
                 count = cache.incr(cache_key, cost)
     except Exception:  # the counter store is down: documented fail-open
         logger.warning("rate limit store unavailable; %s not enforced", bucket)
         return None
     if count > limit:
-        return max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
+        return max(1, int((window + 1) * window_seconds - now) + 1)
     return None
 
 

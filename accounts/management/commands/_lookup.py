@@ -6,6 +6,7 @@ import uuid
 
 from django.core.management.base import CommandError
 
+from accounts.emails import UnusableEmail, email_canonical
 from accounts.models import Organization, Site, User
 
 
@@ -37,7 +38,11 @@ def site_lookup(org: Organization, value: str) -> Site:
 
 
 def user_lookup(email: str) -> User:
-    user = User.objects.filter(email__iexact=email.strip()).first()
+    try:
+        canonical = email_canonical(email)
+    except UnusableEmail as exc:
+        raise CommandError(f"no user {email!r}: {exc}") from exc
+    user = User.objects.filter(email=canonical).first()
     if user is None:
         raise CommandError(f"no user {email!r}")
     return user

@@ -20,8 +20,13 @@ class Command(StaffCommand):
             "--site", action="append", default=[], help="Site id or name; repeat for several."
         )
         parser.add_argument("--password", help="Break-glass admin password (default: none).")
+        parser.add_argument(
+            "--any-domain",
+            action="store_true",
+            help="Allow an address outside the organisation's email domains.",
+        )
 
-    def handle(self, *args, org, email, name, role, site, password, **options):
+    def handle(self, *args, org, email, name, role, site, password, any_domain, **options):
         try:
             validate_email(email)
         except ValidationError as exc:
@@ -29,6 +34,12 @@ class Command(StaffCommand):
         organization = org_lookup(org)
         sites = [site_lookup(organization, s) for s in site]
         user = user_create(
-            org=organization, email=email, name=name, role=role, sites=sites, password=password
+            org=organization,
+            email=email,
+            name=name,
+            role=role,
+            sites=sites,
+            password=password,
+            any_domain=any_domain,
         )
         self.stdout.write(str(user.id))
