@@ -39,10 +39,11 @@ class PresignRequest(InputSerializer):
     )
     # Exactly these strings: no case folding, no parameters (``image/jpeg; x=1``).
     content_type = serializers.ChoiceField(choices=Image.ContentType.values)
-    content_sha256 = serializers.RegexField(
-        r"\A[0-9a-fA-F]{64}\Z",
-        trim_whitespace=False,
-        error_messages={"invalid": "Must be the SHA-256 of the file as 64 hex characters."},
+    # max_length: a longer value is refused on its length, before anything reads it.
+    content_sha256 = StrictCharField(
+        max_length=64,
+        pattern=r"[0-9a-fA-F]{64}",
+        pattern_message="Must be the SHA-256 of the file as 64 hex characters.",
     )
     angle_deg = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=359)
     # The upper bound is the session's frame_count, checked by the service.
