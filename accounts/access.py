@@ -163,6 +163,13 @@ def sites_usable_by(*, actor: Actor) -> QuerySet[Site]:
     return sites if site_ids is None else sites.filter(pk__in=site_ids)
 
 
+def sites_of_another_org(*, org_id: uuid.UUID | None, sites: Any) -> list[Site]:
+    """The sites a user or device of ``org_id`` may not be given: any of another
+    organisation (all of them when there is no organisation). Every door that provisions
+    (``user_create``, the console's user and device forms) refuses these."""
+    return [site for site in sites if org_id is None or site.org_id != org_id]
+
+
 def sites_visible_in_console(user: Any) -> QuerySet[Site]:
     if is_platform_operator(user):
         return Site.objects.select_related("org").order_by("org__name", "name", "id")

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from accounts.access import sites_of_another_org
 from accounts.actors import Actor
 from accounts.admin_scoping import ADMIN_ONLY, ScopedAdmin, is_platform_operator
 from accounts.models import Device, EnrollmentCode, Organization, Site, User
@@ -168,7 +169,7 @@ def _clean_email(form: forms.ModelForm) -> str:
 
 
 class _SitesOfOneOrg:
-    """A user's sites must belong to the user's organisation."""
+    """A user's or device's sites must belong to its organisation (``accounts.access``)."""
 
     console_org: Organization | None = None
 
@@ -176,9 +177,17 @@ class _SitesOfOneOrg:
         cleaned = super().clean()  # type: ignore[misc]
         org = self.console_org or cleaned.get("org") or getattr(self.instance, "org", None)
         sites = cleaned.get("sites") or []
-        if any(org is None or site.org_id != org.id for site in sites):
-            self.add_error("sites", "Choose sites of the user's organisation.")  # type: ignore[attr-defined]
+        if sites_of_another_org(org_id=org.id if org else None, sites=sites):
+            self.add_error("sites", "Choose sites of its own organisation.")  # type: ignore[attr-defined]
         return cleaned
+
+
+class DeviceForm(_SitesOfOneOrg, forms.ModelForm):
+    """A device's site limits: sites of its own organisation only."""
+
+    class Meta:
+        model = Device
+        fields = ("sites",)
 
 
 class ConsoleUserCreationForm(_SitesOfOneOrg, AdminUserCreationForm):
@@ -350,6 +359,7 @@ class DeviceAdmin(ScopedAdmin):
     )
     autocomplete_fields = ("sites",)
     actions = ("revoke",)
+    form = DeviceForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("sites")

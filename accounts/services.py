@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.access import sites_of_another_org
 from accounts.emails import UnusableEmail, domain_canonical, email_canonical, email_domain
 from accounts.models import Device, EnrollmentCode, Organization, Site, User
 from events_app.models import Event
@@ -93,6 +94,8 @@ def user_create(
     if role not in User.Role.values:
         raise ApplicationError("VALIDATION_ERROR", f"Unknown role {role!r}.")
     email = user_email_clean(email=email, org=org, any_domain=any_domain)
+    if sites_of_another_org(org_id=org.id, sites=sites or []):
+        raise ApplicationError("VALIDATION_ERROR", "Choose sites of the user's organisation.")
     with transaction.atomic():
         user = User.objects.create_user(
             email, password=password, name=name, org=org, role=role, is_staff=is_staff

@@ -383,3 +383,44 @@ def test_the_login_page_links_the_organisations_sso_when_oidc_is_configured(clie
     )
     assert link.group(1) == "/oidc/authenticate/?next=/admin/"
     assert 'id="login-form"' in page  # break-glass password login stays
+
+
+# --- provisioning never crosses organisations, whoever does it and through which door
+
+
+def test_even_a_superuser_cannot_limit_a_device_to_another_orgs_site(
+    org, device, superuser, other_site_of_other_org
+):
+    response = console(superuser).post(
+        f"/admin/accounts/device/{device.pk}/change/", {"sites": [str(other_site_of_other_org.pk)]}
+    )
+
+    assert response.status_code == 200  # the form again, with its error
+    assert "Choose sites of its own organisation." in response.content.decode()
+    assert not device.sites.exists()
+
+
+def test_a_superuser_limits_a_device_to_its_own_orgs_site(org, site, device, superuser):
+    response = console(superuser).post(
+        f"/admin/accounts/device/{device.pk}/change/", {"sites": [str(site.pk)]}
+    )
+
+    assert response.status_code == 302
+    assert list(device.sites.all()) == [site]
+
+
+def test_user_create_refuses_a_site_of_another_org(org, other_site_of_other_org):
+    from accounts.services import user_create
+    from imaging.api.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as refused:
+        user_create(
+            org=org,
+            email="new@north.example",
+            name="New",
+            role="operator",
+            sites=[other_site_of_other_org],
+        )
+
+    assert refused.value.code == "VALIDATION_ERROR"
+    assert not User.objects.filter(email="new@north.example").exists()
