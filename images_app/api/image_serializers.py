@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from images_app import storage
 from images_app.models import Image
+from images_app.rules import THUMB_KEYS
 from imaging.api.fields import (
     InputSerializer,
     QueryIntegerField,
@@ -32,9 +33,7 @@ class ImageListQuery(InputSerializer):
     {
         "type": "object",
         "description": "Short-lived presigned GET URLs of the thumbnails, keyed by size.",
-        "properties": {
-            size: {"type": "string", "format": "uri"} for size in ("150", "600", "1200")
-        },
+        "properties": {size: {"type": "string", "format": "uri"} for size in THUMB_KEYS},
     }
 )
 class ThumbUrlsField(serializers.Field):
