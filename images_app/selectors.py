@@ -65,28 +65,31 @@ _visible_session_mode = PreparedQuery(
     )
 )
 
-# What a list item shows.
-IMAGE_ROW_FIELDS = ("id", "angle_deg", "shot_name", "thumb_keys", "qc", "status", "created_at")
-
 _session_image_rows = PreparedQuery(
     lambda shape, *, session_id, status=None: _images_in_viewing_order(
         session_id=session_id, is_spin=shape[0], status=status
-    ).values(*IMAGE_ROW_FIELDS)
+    ).values(*shape[2])
 )
 
 
 def session_image_page(
-    *, actor: Actor, session_id: uuid.UUID, status: str | None, limit: int, offset: int
+    *,
+    actor: Actor,
+    session_id: uuid.UUID,
+    status: str | None,
+    limit: int,
+    offset: int,
+    columns: tuple[str, ...],
 ) -> tuple[list[dict[str, Any]], int] | None:
-    """A page of a visible session's images in viewing order (dicts of ``IMAGE_ROW_FIELDS``)
-    and how many the whole list has; None if the session is missing or not the caller's."""
+    """A page of a visible session's images in viewing order (dicts of ``columns``) and how
+    many the whole list has; None if the session is missing or not the caller's."""
     session = _visible_session_mode.first(
         visibility_shape(actor), org_id=actor.org_id, principal_id=actor.id, session_id=session_id
     )
     if session is None:
         return None
     is_spin = session["mode"] in CaptureSession.SPIN_MODES
-    shape = (is_spin, bool(status))
+    shape = (is_spin, bool(status), columns)
     filters = {"status": status} if status else {}
     page = _session_image_rows.rows(
         shape, limit=limit, offset=offset, session_id=session_id, **filters

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from images_app import selectors, services, storage
 from images_app.api.image_serializers import (
+    IMAGE_LIST_ITEM,
     ImageDetail,
     ImageList,
     ImageListQuery,
@@ -42,6 +43,7 @@ class ImageListView(ApiView):
             status=query.get("status"),
             limit=limit,
             offset=offset,
+            columns=IMAGE_LIST_ITEM.columns,
         )
         if found is None:
             raise _not_found("Session")

@@ -17,6 +17,8 @@ from imaging.api.views import ApiView
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
+    SESSION_DETAIL,
+    SESSION_LIST_ITEM,
     SessionCreateInput,
     SessionDetailOutput,
     SessionFinishInput,
@@ -48,6 +50,7 @@ class SessionListCreateView(ApiView):
         limit, offset = query["limit"], query["offset"]
         page, total = selectors.session_list_page(
             actor=self.actor,
+            columns=SESSION_LIST_ITEM.columns,
             limit=limit,
             offset=offset,
             site_id=query.get("site_id"),
@@ -112,7 +115,9 @@ class SessionDetailView(ApiView):
         return session
 
     def _detail(self, pk: uuid.UUID) -> dict:
-        row = selectors.session_detail_row(actor=self.actor, session_id=pk)
+        row = selectors.session_detail_row(
+            actor=self.actor, session_id=pk, columns=SESSION_DETAIL.columns
+        )
         if row is None:
             raise NotFound()
         return session_detail_data(row)
