@@ -88,7 +88,3 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
-
-    @property
-    def is_spin_frame(self) -> bool:
-        return self.angle_deg is not None
