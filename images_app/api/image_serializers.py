@@ -16,6 +16,7 @@ from imaging.api.fields import (
     QueryIntegerField,
     StrictUUIDField,
 )
+from imaging.api.views import page_serializer
 from imaging.api.writers import ResponseWriter
 
 
@@ -76,11 +77,7 @@ def image_list_item_data(
     return IMAGE_LIST_ITEM.write(row, sign or storage.presigned_getter())
 
 
-class ImageList(serializers.Serializer):
-    data = ImageListItem(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
+ImageList = page_serializer("ImageList", ImageListItem)
 
 
 class ImageDetail(serializers.ModelSerializer):

@@ -17,7 +17,7 @@ from images_app.api.image_serializers import (
 from imaging.api.errors import ApplicationError
 from imaging.api.permissions import CanPublish, IsUser
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView
+from imaging.api.views import ApiView, page_data
 
 
 def _not_found(what: str = "Image") -> ApplicationError:
@@ -49,14 +49,8 @@ class ImageListView(ApiView):
             raise _not_found("Session")
         page, total = found
         sign = storage.presigned_getter()  # the settings read once for the page's URLs
-        return Response(
-            {
-                "data": [image_list_item_data(row, sign=sign) for row in page],
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        data = [image_list_item_data(row, sign=sign) for row in page]
+        return Response(page_data(data, total=total, limit=limit, offset=offset))
 
 
 class ImageDetailView(ApiView):

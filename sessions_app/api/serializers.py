@@ -14,7 +14,7 @@ from imaging.api.fields import (
     ecma,
     matches_whole,
 )
-from imaging.api.views import LimitOffsetQuery
+from imaging.api.views import LimitOffsetQuery, page_serializer
 from imaging.api.writers import ResponseWriter
 from sessions_app.models import CaptureSession
 from sessions_app.services import (
@@ -267,11 +267,7 @@ class SessionListItemOutput(serializers.Serializer):
     image_count = serializers.IntegerField()
 
 
-class SessionListOutput(serializers.Serializer):
-    data = SessionListItemOutput(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
+SessionListOutput = page_serializer("SessionListOutput", SessionListItemOutput)
 
 
 class SessionDetailOutput(serializers.Serializer):

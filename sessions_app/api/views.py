@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from imaging.api.permissions import IsUser
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView
+from imaging.api.views import ApiView, page_data
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
@@ -57,14 +57,8 @@ class SessionListCreateView(ApiView):
             status=query.get("status"),
             vehicle_id=query.get("vehicle_id"),
         )
-        return Response(
-            {
-                "data": [session_list_item_data(row) for row in page],
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        data = [session_list_item_data(row) for row in page]
+        return Response(page_data(data, total=total, limit=limit, offset=offset))
 
     @extend_schema(
         operation_id="sessions_create",
