@@ -1,7 +1,8 @@
 """OIDC: id_token verification for ``POST /auth/login`` and the admin's browser flow.
 
 Both paths go through mozilla-django-oidc's ``OIDCAuthenticationBackend`` (``verify_token`` →
-``retrieve_matching_jwk`` → ``get_payload_data`` → ``_verify_jws``), with each step replaced
+``retrieve_matching_jwk`` → ``get_payload_data``, whose signature and claims check is our own
+``claims_verify``, not the library's private ``_verify_jws``), with each step replaced
 where the library is too lenient for us: it accepts tokens for another client, from another
 issuer or without ``exp``; lets its own exceptions escape as 500s; defaults to HS256; and
 fetches the JWKS on every call without a timeout.
@@ -256,10 +257,9 @@ class StrictOIDCBackend(OIDCAuthenticationBackend):
 
     def get_payload_data(self, token: Any, key: jwt.PyJWK) -> dict[str, Any]:
         # Never the library's OIDC_ALLOW_UNSECURED_JWT shortcut.
-        return self._verify_jws(token, key)
+        return self.claims_verify(token, key)
 
-    def _verify_jws(self, payload: Any, key: jwt.PyJWK) -> dict[str, Any]:
-        token = payload  # the library's name for the compact JWS
+    def claims_verify(self, token: Any, key: jwt.PyJWK) -> dict[str, Any]:
         _header(token)
         try:
             claims = jwt.decode(

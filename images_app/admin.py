@@ -20,6 +20,7 @@ from accounts.admin_scoping import ScopedAdmin, SiteFilter
 from images_app import admin_events, selectors, storage
 from images_app.admin_sessions import image_label, publish_messages
 from images_app.models import Image
+from images_app.rules import QC_STATUSES, THUMB_LARGE, THUMB_SMALL
 from images_app.services import images_publish, images_reprocess
 
 # The audit log's console page lives here: scoping events needs who sees which session
@@ -32,10 +33,10 @@ class QcVerdictFilter(admin.SimpleListFilter):
     parameter_name = "qc"
 
     def lookups(self, request, model_admin):
-        return (("pass", "Pass"), ("warn", "Warn"), ("fail", "Fail"))
+        return [(status, status.capitalize()) for status in QC_STATUSES]
 
     def queryset(self, request, queryset):
-        if self.value() in selectors.QC_VERDICTS:
+        if self.value() in QC_STATUSES:
             return queryset.filter(selectors.qc_verdict_q(self.value()))
         return queryset
 
@@ -119,11 +120,11 @@ class ImageAdmin(ScopedAdmin):
 
     @admin.display(description="")
     def thumb(self, image: Image) -> SafeString | str:
-        return thumbnail(image, "150", width=96)
+        return thumbnail(image, THUMB_SMALL, width=96)
 
     @admin.display(description="preview")
     def preview(self, image: Image) -> SafeString | str:
-        return thumbnail(image, "1200", width=720)
+        return thumbnail(image, THUMB_LARGE, width=720)
 
     @admin.display(description="angle / shot")
     def label(self, image: Image) -> str:

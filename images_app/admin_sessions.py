@@ -33,6 +33,7 @@ from accounts.admin_scoping import (
 from images_app import selectors as image_selectors
 from images_app import storage
 from images_app.models import Image
+from images_app.rules import THUMB_KEYS, THUMB_LARGE, THUMB_MEDIUM
 from images_app.services import (
     PublishOutcome,
     images_publish,
@@ -44,8 +45,6 @@ from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession, Vehicle
 from sessions_app.selectors import sessions_visible_to
 from sessions_app.services import session_finish
-
-THUMB_SIZES = ("150", "600", "1200")
 
 
 def image_label(image: Image) -> str:
@@ -418,7 +417,7 @@ def session_title(session: CaptureSession) -> str:
 
 def _thumb_urls(image: Image) -> dict[str, str]:
     keys = image.thumb_keys or {}
-    return {size: storage.presigned_get(key=keys[size]) for size in THUMB_SIZES if size in keys}
+    return {size: storage.presigned_get(key=keys[size]) for size in THUMB_KEYS if size in keys}
 
 
 def _qc_badges(image: Image) -> list[dict[str, str]]:
@@ -446,7 +445,7 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         {
             "image": image,
             "label": image_label(image),
-            "thumb": urls[image.pk].get("600"),
+            "thumb": urls[image.pk].get(THUMB_MEDIUM),
             "qc_badges": _qc_badges(image),
             "qc_verdict": image_selectors.qc_verdict(image.qc),
         }
@@ -458,7 +457,7 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
             "file_name": image.file_name,
             "status": image.status,
             "error": image.error,
-            "url": urls[image.pk].get("1200"),
+            "url": urls[image.pk].get(THUMB_LARGE),
             "width": image.width,
             "height": image.height,
             "exif": image.exif or {},
@@ -471,12 +470,12 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
     frames = []
     if spin is not None:
         for slot in spin.slots:
-            if slot.image is not None and "600" in urls[slot.image.pk]:
+            if slot.image is not None and THUMB_MEDIUM in urls[slot.image.pk]:
                 frames.append(
                     {
                         "index": slot.index,
                         "angle": slot.angle_deg,
-                        "url": urls[slot.image.pk]["600"],
+                        "url": urls[slot.image.pk][THUMB_MEDIUM],
                         "image_id": str(slot.image.pk),
                         "status": slot.image.status,
                         "qc": slot.qc_verdict,

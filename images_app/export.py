@@ -26,6 +26,7 @@ from typing import Any
 from images_app.api.image_serializers import ImageDetail
 from images_app.models import Image
 from images_app.selectors import session_images
+from images_app.uploads import CONTENT_TYPE_EXTENSIONS
 from sessions_app.api.serializers import SessionDetailOutput
 from sessions_app.models import CaptureSession
 
@@ -66,7 +67,7 @@ def _entry(name: str, *, compress: bool) -> zipfile.ZipInfo:
 def _original_name(image: Image, position: int) -> str:
     prefix = f"{image.frame_index:03d}" if image.frame_index is not None else f"{position:03d}"
     label = f"_{image.shot_name}" if image.shot_name else ""
-    return f"originals/{prefix}{label}_{image.id}.{image.extension}"
+    return f"originals/{prefix}{label}_{image.id}.{CONTENT_TYPE_EXTENSIONS[image.content_type]}"
 
 
 def session_export(

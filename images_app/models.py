@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Organization, User
+from images_app import rules
 from sessions_app.models import CaptureSession, Vehicle
 
 
@@ -27,8 +28,8 @@ class Image(models.Model):
         PUBLISHED = "published", "Published"
 
     class ContentType(models.TextChoices):
-        JPEG = "image/jpeg", "JPEG"
-        HEIC = "image/heic", "HEIC"
+        JPEG = rules.JPEG, "JPEG"
+        HEIC = rules.HEIC, "HEIC"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No single-column indexes of their own: image_org_status_idx and the session_* indexes
@@ -87,11 +88,3 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
-
-    @property
-    def is_spin_frame(self) -> bool:
-        return self.angle_deg is not None
-
-    @property
-    def extension(self) -> str:
-        return "heic" if self.content_type == self.ContentType.HEIC else "jpg"

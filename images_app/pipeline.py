@@ -65,11 +65,9 @@ import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms
 
-JPEG = "image/jpeg"
-HEIC = "image/heic"
-SUPPORTED_CONTENT_TYPES = (JPEG, HEIC)
+from images_app.rules import CONTENT_TYPES as SUPPORTED_CONTENT_TYPES
+from images_app.rules import HEIC, JPEG, THUMB_SIZES, qc_worst
 
-THUMB_SIZES = (1200, 600, 150)
 THUMB_JPEG_QUALITY = 85
 
 # 64 MP: every default phone mode and 61 MP cameras pass, 108/200 MP modes do not (see above).
@@ -410,7 +408,7 @@ def _status(*, fail: bool, warn: bool) -> str:
 
 
 def _worst(*statuses: str) -> str:
-    return next(s for s in ("fail", "warn", "pass") if s in statuses or s == "pass")
+    return qc_worst(statuses) or "pass"
 
 
 # --- EXIF -------------------------------------------------------------------------------

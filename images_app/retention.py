@@ -25,9 +25,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import Organization
-from events_app.models import Event
-from events_app.services import actor_fields, event_record
 from sessions_app.models import CaptureSession
+from sessions_app.services import session_finished_write
 
 logger = logging.getLogger(__name__)
 
@@ -72,22 +71,14 @@ def session_expire(
             return False
         if not sessions_stale(idle_for=idle_for, now=now).filter(pk=locked.pk).exists():
             return False
-        locked.status = CaptureSession.Status.ABANDONED
-        locked.completed_at = now
-        locked.save(update_fields=["status", "completed_at"])
-        event_record(
-            org_id=locked.org_id,
-            entity_type=Event.EntityType.SESSION,
-            entity_id=locked.id,
-            type=Event.Type.SESSION_FINISHED,
+        session_finished_write(
+            locked=locked,
+            status=CaptureSession.Status.ABANDONED,
+            completed_at=now,
+            completed_at_source="server",
+            actor=None,
             message=f"Expired after {idle_for} without activity.",
-            meta={
-                "status": CaptureSession.Status.ABANDONED,
-                "completed_at_source": "server",
-                "reason": "expired",
-                "idle_hours": round(idle_for.total_seconds() / 3600, 2),
-            },
-            **actor_fields(None),
+            meta={"reason": "expired", "idle_hours": round(idle_for.total_seconds() / 3600, 2)},
         )
     return True
 

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from accounts.access import actor_of_shape, visibility_shape
 from accounts.actors import Actor
 from images_app.models import Image
+from images_app.rules import QC_FAIL, QC_PASS, QC_WARN, qc_worst
 from images_app.uploads import spin_angle
 from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
@@ -65,28 +66,31 @@ _visible_session_mode = PreparedQuery(
     )
 )
 
-# What a list item shows.
-IMAGE_ROW_FIELDS = ("id", "angle_deg", "shot_name", "thumb_keys", "qc", "status", "created_at")
-
 _session_image_rows = PreparedQuery(
     lambda shape, *, session_id, status=None: _images_in_viewing_order(
         session_id=session_id, is_spin=shape[0], status=status
-    ).values(*IMAGE_ROW_FIELDS)
+    ).values(*shape[2])
 )
 
 
 def session_image_page(
-    *, actor: Actor, session_id: uuid.UUID, status: str | None, limit: int, offset: int
+    *,
+    actor: Actor,
+    session_id: uuid.UUID,
+    status: str | None,
+    limit: int,
+    offset: int,
+    columns: tuple[str, ...],
 ) -> tuple[list[dict[str, Any]], int] | None:
-    """A page of a visible session's images in viewing order (dicts of ``IMAGE_ROW_FIELDS``)
-    and how many the whole list has; None if the session is missing or not the caller's."""
+    """A page of a visible session's images in viewing order (dicts of ``columns``) and how
+    many the whole list has; None if the session is missing or not the caller's."""
     session = _visible_session_mode.first(
         visibility_shape(actor), org_id=actor.org_id, principal_id=actor.id, session_id=session_id
     )
     if session is None:
         return None
     is_spin = session["mode"] in CaptureSession.SPIN_MODES
-    shape = (is_spin, bool(status))
+    shape = (is_spin, bool(status), columns)
     filters = {"status": status} if status else {}
     page = _session_image_rows.rows(
         shape, limit=limit, offset=offset, session_id=session_id, **filters
@@ -100,9 +104,8 @@ def session_image_page(
 
 # --- the review console --------------------------------------------------------------------
 
-# The checks the pipeline writes into ``Image.qc``; each has a ``status`` of pass|warn|fail.
+# The checks the pipeline writes into ``Image.qc``; each has a ``status`` (QC_STATUSES).
 QC_CHECKS = ("sharpness", "exposure")
-QC_VERDICTS = ("pass", "warn", "fail")
 IN_PROGRESS = (Image.Status.PENDING, Image.Status.PROCESSING)
 # Images a reviewer has looked at or may publish: the ones whose QC means something.
 REVIEWABLE = (Image.Status.PROCESSED, Image.Status.PUBLISHED)
@@ -111,28 +114,25 @@ REVIEWABLE = (Image.Status.PROCESSED, Image.Status.PUBLISHED)
 def qc_verdict_q(verdict: str, *, prefix: str = "") -> Q:
     """Images whose worst QC status is ``verdict`` (``prefix`` for a relation, e.g. "images__").
 
-    Written with plain JSON key lookups so SQLite (development) and PostgreSQL agree.
+    ``qc_worst`` as SQL, written with plain JSON key lookups so SQLite (development) and
+    PostgreSQL agree.
     """
     status = {check: f"{prefix}qc__{check}__status" for check in QC_CHECKS}
-    if verdict == "fail":
-        return reduce(or_, (Q(**{key: "fail"}) for key in status.values()))
-    if verdict == "warn":
+    if verdict == QC_FAIL:
+        return reduce(or_, (Q(**{key: QC_FAIL}) for key in status.values()))
+    if verdict == QC_WARN:
         none_failed = reduce(
-            and_, (Q(**{f"{key}__in": ["pass", "warn"]}) for key in status.values())
+            and_, (Q(**{f"{key}__in": [QC_PASS, QC_WARN]}) for key in status.values())
         )
-        return none_failed & reduce(or_, (Q(**{key: "warn"}) for key in status.values()))
-    if verdict == "pass":
-        return reduce(and_, (Q(**{key: "pass"}) for key in status.values()))
+        return none_failed & reduce(or_, (Q(**{key: QC_WARN}) for key in status.values()))
+    if verdict == QC_PASS:
+        return reduce(and_, (Q(**{key: QC_PASS}) for key in status.values()))
     raise ValueError(f"unknown QC verdict {verdict!r}")
 
 
 def qc_verdict(qc: dict | None) -> str | None:
     """The worst status among the checks of one image, or None before processing."""
-    statuses = [check.get("status") for check in (qc or {}).values() if isinstance(check, dict)]
-    for verdict in ("fail", "warn", "pass"):
-        if verdict in statuses:
-            return verdict
-    return None
+    return qc_worst(check.get("status") for check in (qc or {}).values() if isinstance(check, dict))
 
 
 def _count_of_images(**conditions) -> Coalesce:
@@ -148,7 +148,9 @@ def _count_of_images(**conditions) -> Coalesce:
 
 def _qc_failures_of_session() -> Coalesce:
     per_session = (
-        Image.objects.filter(qc_verdict_q("fail"), session_id=OuterRef("pk"), status__in=REVIEWABLE)
+        Image.objects.filter(
+            qc_verdict_q(QC_FAIL), session_id=OuterRef("pk"), status__in=REVIEWABLE
+        )
         .order_by()
         .values("session_id")
         .annotate(n=Count("*"))
@@ -175,7 +177,7 @@ def sessions_with_image_counts(sessions: QuerySet[CaptureSession]) -> QuerySet[C
 
 def sessions_with_qc_failures(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
     failing = Image.objects.filter(
-        qc_verdict_q("fail"), session_id=OuterRef("pk"), status__in=REVIEWABLE
+        qc_verdict_q(QC_FAIL), session_id=OuterRef("pk"), status__in=REVIEWABLE
     )
     return sessions.filter(Exists(failing))
 

@@ -40,6 +40,7 @@ from events_app.models import Event
 from events_app.services import actor_fields, event_record
 from images_app import storage, uploads
 from images_app.models import Image
+from images_app.rules import QC_FAIL
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, id_list_text, in_id_list
 from sessions_app.models import CaptureSession
@@ -135,7 +136,7 @@ def qc_failed_checks(qc: dict[str, Any]) -> list[str]:
     return sorted(
         name
         for name, check in (qc or {}).items()
-        if isinstance(check, dict) and check.get("status") == "fail"
+        if isinstance(check, dict) and check.get("status") == QC_FAIL
     )
 
 

@@ -24,6 +24,7 @@ from rest_framework import status
 from accounts.access import actor_of_shape, may, may_use_site_of_row, visibility_shape
 from images_app import storage
 from images_app.models import Image
+from images_app.rules import THUMB_SIZES
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, insert_new
 from sessions_app.models import CaptureSession
@@ -32,7 +33,6 @@ CONTENT_TYPE_EXTENSIONS = {
     Image.ContentType.JPEG.value: "jpg",
     Image.ContentType.HEIC.value: "heic",
 }
-THUMB_KEY_SIZES = (150, 600, 1200)
 
 
 def image_storage_key(
@@ -57,7 +57,7 @@ def thumb_storage_key(
     image_id: uuid.UUID,
     size: int,
 ) -> str:
-    if size not in THUMB_KEY_SIZES:
+    if size not in THUMB_SIZES:
         raise ValueError(f"no thumbnail size {size}")
     return f"{_image_prefix(org_id, site_id, session_id, image_id)}/thumb_{size}.jpg"
 
@@ -73,7 +73,7 @@ def image_thumb_keys(*, image: Image, site_id: uuid.UUID | None = None) -> dict[
             image_id=image.id,
             size=size,
         )
-        for size in THUMB_KEY_SIZES
+        for size in sorted(THUMB_SIZES)
     }
 
 

@@ -327,16 +327,44 @@ def session_finish(
         finished_at, source = completed_at_choose(
             requested=completed_at, started_at=locked.started_at, now=timezone.now()
         )
-        locked.status = status
-        locked.completed_at = finished_at
-        locked.save(update_fields=["status", "completed_at"])
-        event_record(
-            org_id=locked.org_id,
-            entity_type=Event.EntityType.SESSION,
-            entity_id=locked.id,
-            type=Event.Type.SESSION_FINISHED,
-            meta={"status": status, "completed_at_source": source},
+        session_finished_write(
+            locked=locked,
+            status=status,
+            completed_at=finished_at,
+            completed_at_source=source,
+            actor=actor,
             request_id=request_id,
-            **actor_fields(actor),
         )
     return locked
+
+
+def session_finished_write(
+    *,
+    locked: CaptureSession,
+    status: str,
+    completed_at: datetime,
+    completed_at_source: str,
+    actor: Actor | None,
+    request_id: str | None = None,
+    message: str = "",
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """The finish itself, on an active session the caller holds locked in its transaction:
+    the new status and time, and the ``session_finished`` event (``meta`` adds to its own).
+
+    Every way a session ends (the API, the admin, expiry) goes through here, so they all
+    leave the same row and the same event.
+    """
+    locked.status = status
+    locked.completed_at = completed_at
+    locked.save(update_fields=["status", "completed_at"])
+    event_record(
+        org_id=locked.org_id,
+        entity_type=Event.EntityType.SESSION,
+        entity_id=locked.id,
+        type=Event.Type.SESSION_FINISHED,
+        message=message,
+        meta={"status": status, "completed_at_source": completed_at_source, **(meta or {})},
+        request_id=request_id,
+        **actor_fields(actor),
+    )

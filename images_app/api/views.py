@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from accounts.permissions import CanPublish, IsUser
 from images_app import selectors, services, storage
 from images_app.api.image_serializers import (
+    IMAGE_LIST_ITEM,
     ImageDetail,
     ImageList,
     ImageListQuery,
@@ -16,7 +17,7 @@ from images_app.api.image_serializers import (
 )
 from imaging.api.errors import ApplicationError
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView
+from imaging.api.views import ApiView, page_data
 
 
 def _not_found(what: str = "Image") -> ApplicationError:
@@ -42,19 +43,14 @@ class ImageListView(ApiView):
             status=query.get("status"),
             limit=limit,
             offset=offset,
+            columns=IMAGE_LIST_ITEM.columns,
         )
         if found is None:
             raise _not_found("Session")
         page, total = found
         sign = storage.presigned_getter()  # the settings read once for the page's URLs
-        return Response(
-            {
-                "data": [image_list_item_data(row, sign=sign) for row in page],
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        data = [image_list_item_data(row, sign=sign) for row in page]
+        return Response(page_data(data, total=total, limit=limit, offset=offset))
 
 
 class ImageDetailView(ApiView):

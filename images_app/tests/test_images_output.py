@@ -7,7 +7,11 @@ import json
 import pytest
 
 from accounts.actors import Actor
-from images_app.api.image_serializers import ImageListItem, image_list_item_data
+from images_app.api.image_serializers import (
+    IMAGE_LIST_ITEM,
+    ImageListItem,
+    image_list_item_data,
+)
 from images_app.api.serializers import PresignResponse, presign_response_data
 from images_app.models import Image
 from images_app.selectors import session_image_page
@@ -38,7 +42,12 @@ def test_list_items_are_what_the_serializer_writes(org, site, device, mode):
 
     actor = Actor(kind="device", org_id=org.id, device=device)
     rows, total = session_image_page(
-        actor=actor, session_id=session.id, status=None, limit=50, offset=0
+        actor=actor,
+        session_id=session.id,
+        status=None,
+        limit=50,
+        offset=0,
+        columns=IMAGE_LIST_ITEM.columns,
     )
 
     assert len(rows) == total == 4
@@ -61,16 +70,7 @@ def test_the_presign_response_is_what_its_serializer_writes(org, site, device, m
         content_type="image/jpeg",
         content_sha256="ab" * 32,
     )
-    body = {
-        "upload_url": presigned.url,
-        "storage_key": image.storage_key,
-        "headers": presigned.headers,
-        "expires_at": presigned.expires_at,
-        "image_id": image.id,
-        "frame_index": image.frame_index,
-        "angle_deg": image.angle_deg,
-        "shot_name": image.shot_name,
-    }
+    body = {"image": image, "presigned": presigned}
 
     written = presign_response_data(image, presigned)
 

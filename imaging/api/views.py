@@ -86,3 +86,22 @@ def bad_request(request, exception=None) -> JsonResponse:
 
 def permission_denied(request, exception=None) -> JsonResponse:
     return error_response(request, 403, "FORBIDDEN")
+
+
+# --- a page of a list: its shape once, for the schema and the response
+
+
+def page_serializer(name: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """A page of ``item``s as the list endpoints answer it, named ``name`` in the schema."""
+    fields = {
+        "data": item(many=True),
+        "total": serializers.IntegerField(),
+        "limit": serializers.IntegerField(),
+        "offset": serializers.IntegerField(),
+    }
+    return type(name, (serializers.Serializer,), {**fields, "__module__": item.__module__})
+
+
+def page_data(data: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:
+    """What ``page_serializer`` declares, for items already written."""
+    return {"data": data, "total": total, "limit": limit, "offset": offset}

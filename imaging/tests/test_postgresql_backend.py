@@ -70,3 +70,30 @@ def test_a_connection_the_server_closed_is_replaced_before_use(wrapper):
 
     assert wrapper.pings == 1
     assert backend_pid(wrapper) != pid  # a new connection, no error on the way
+
+
+# Through Django's own way to the hook (a cursor at the start of a request), not by calling
+# it: ``close_if_health_check_failed`` and ``health_check_done`` are Django internals, and
+# if an upgrade renamed them these fail instead of the pings silently coming back.
+
+
+def test_a_requests_first_query_on_a_healthy_connection_sends_no_ping(wrapper):
+    pid = backend_pid(wrapper)
+    wrapper.close_if_unusable_or_obsolete()  # the end of a request
+
+    assert backend_pid(wrapper) == pid  # the next request's first query
+    assert wrapper.pings == 0
+
+
+def test_a_requests_first_query_after_the_server_closed_the_connection_gets_a_new_one(wrapper):
+    pid = backend_pid(wrapper)
+    wrapper.close_if_unusable_or_obsolete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    deadline = time.monotonic() + 10
+    while wrapper._idle_socket_is_quiet():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+    assert backend_pid(wrapper) != pid  # no error on the way
+    assert wrapper.pings == 1

@@ -13,10 +13,12 @@ from rest_framework.response import Response
 
 from accounts.permissions import IsUser
 from imaging.api.schema import error_responses
-from imaging.api.views import ApiView
+from imaging.api.views import ApiView, page_data
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
+    SESSION_DETAIL,
+    SESSION_LIST_ITEM,
     SessionCreateInput,
     SessionDetailOutput,
     SessionFinishInput,
@@ -48,20 +50,15 @@ class SessionListCreateView(ApiView):
         limit, offset = query["limit"], query["offset"]
         page, total = selectors.session_list_page(
             actor=self.actor,
+            columns=SESSION_LIST_ITEM.columns,
             limit=limit,
             offset=offset,
             site_id=query.get("site_id"),
             status=query.get("status"),
             vehicle_id=query.get("vehicle_id"),
         )
-        return Response(
-            {
-                "data": [session_list_item_data(row) for row in page],
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        data = [session_list_item_data(row) for row in page]
+        return Response(page_data(data, total=total, limit=limit, offset=offset))
 
     @extend_schema(
         operation_id="sessions_create",
@@ -112,7 +109,9 @@ class SessionDetailView(ApiView):
         return session
 
     def _detail(self, pk: uuid.UUID) -> dict:
-        row = selectors.session_detail_row(actor=self.actor, session_id=pk)
+        row = selectors.session_detail_row(
+            actor=self.actor, session_id=pk, columns=SESSION_DETAIL.columns
+        )
         if row is None:
             raise NotFound()
         return session_detail_data(row)

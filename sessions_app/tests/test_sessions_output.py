@@ -10,6 +10,8 @@ import pytest
 from accounts.actors import Actor
 from sessions_app import selectors
 from sessions_app.api.serializers import (
+    SESSION_DETAIL,
+    SESSION_LIST_ITEM,
     SessionDetailOutput,
     SessionListItemOutput,
     session_detail_data,
@@ -47,7 +49,9 @@ def _bytes(data) -> bytes:
 
 def test_list_items_are_what_the_list_serializer_writes(admin, sessions):
     actor = Actor(kind="user", org_id=admin.org_id, user=admin)
-    rows, total = selectors.session_list_page(actor=actor, limit=50, offset=0)
+    rows, total = selectors.session_list_page(
+        actor=actor, columns=SESSION_LIST_ITEM.columns, limit=50, offset=0
+    )
 
     assert len(rows) == 3 and total == 3
     for row in rows:
@@ -69,7 +73,9 @@ def test_the_detail_is_what_the_detail_serializer_writes(request, who, sessions)
     visible = [s for s in sessions if who == "admin" or s.device_id == principal.id]
 
     for session in visible:
-        row = selectors.session_detail_row(actor=actor, session_id=session.id)
+        row = selectors.session_detail_row(
+            actor=actor, session_id=session.id, columns=SESSION_DETAIL.columns
+        )
         written = session_detail_data(row)
         loaded = selectors.session_get(actor=actor, session_id=session.id)
         assert _bytes(written) == _bytes(SessionDetailOutput(loaded).data)

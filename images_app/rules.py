@@ -1,0 +1,35 @@
+"""What a photo may be and what processing makes of it, said once for both sides.
+
+The worker's pipeline knows nothing about Django and the web side never loads Pillow, so
+these live in a module of plain Python that both import: the model, the upload key builder,
+the pipeline, the API's serializers and schema, the selectors and the console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# The content types a device may upload (``Image.content_type``).
+JPEG = "image/jpeg"
+HEIC = "image/heic"
+CONTENT_TYPES = (JPEG, HEIC)
+
+# Thumbnails, by their longest side in pixels, largest first: the pipeline makes each from
+# the one before. ``Image.thumb_keys`` and the API's ``thumb_urls`` are keyed by their text.
+THUMB_SIZES = (1200, 600, 150)
+THUMB_LARGE, THUMB_MEDIUM, THUMB_SMALL = (str(size) for size in THUMB_SIZES)
+# The keys of ``thumb_keys`` / ``thumb_urls`` in the order they are stored and published.
+THUMB_KEYS = tuple(str(size) for size in sorted(THUMB_SIZES))
+
+# The status of a QC check, best first; an image's verdict is the worst of its checks.
+QC_PASS, QC_WARN, QC_FAIL = QC_STATUSES = ("pass", "warn", "fail")
+_QC_RANK = {status: rank for rank, status in enumerate(QC_STATUSES)}
+
+
+def qc_worst(statuses: Iterable[object]) -> str | None:
+    """The worst of ``statuses`` (anything that is not a QC status is ignored), or None."""
+    return max(
+        (s for s in statuses if isinstance(s, str) and s in _QC_RANK),
+        key=_QC_RANK.__getitem__,
+        default=None,
+    )
