@@ -158,8 +158,9 @@ RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMITS = {
     "auth_device": 100,  # per client IP
     "presign": 500,  # per device (per user for user tokens)
-    "events": 1000,  # per actor, each event of a batch counts
-    "default": 300,  # per token
+    "events": 1000,  # per actor, each accepted event of a batch counts
+    "events_refused": 300,  # per actor: refused /events requests (their events are given back)
+    "default": 300,  # per caller (user or device, whichever of its tokens it sends)
     "anonymous": 300,  # per client IP, for requests without a valid token
 }
 
