@@ -186,6 +186,12 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
     "UPDATE_LAST_LOGIN": False,
 }
+# API tokens are signed with the current SigningKey (accounts/signing.py), kept in the
+# database; JWT_SIGNING_KEY encrypts their private halves there and verifies the HS256
+# tokens issued before signing keys existed (until they expire, or not when false).
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="EdDSA")  # of keys made from now on
+JWT_KEYS_REFRESH_SECONDS = env.int("JWT_KEYS_REFRESH_SECONDS", default=60)
+JWT_LEGACY_HS256 = env.bool("JWT_LEGACY_HS256", default=True)
 DEVICE_TOKEN_LIFETIME = timedelta(days=30)
 USER_TOKEN_LIFETIME = timedelta(hours=8)
 
