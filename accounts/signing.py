@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import secrets
 import threading
 import time
@@ -147,20 +148,24 @@ class _Verifier:
     kid: str
     algorithm: str
     public_key: Any
-    verify_until: datetime | None
-    public_pem: str
+    until: float  # epoch seconds (inf while the key is current): checked on every request
 
-    def trusted(self, now: datetime) -> bool:
-        return self.verify_until is None or now < self.verify_until
+    def trusted(self) -> bool:
+        return time.time() < self.until
+
+
+def _epoch(moment: datetime | None) -> float:
+    return math.inf if moment is None else moment.timestamp()
 
 
 @dataclass
 class _Keyring:
     loaded_at: float = 0.0
+    max_age: float = 0.0
     current_kid: str | None = None
     current_private: Any = None
     verifiers: dict[str, _Verifier] = field(default_factory=dict)
-    legacy_until: datetime | None = None
+    legacy_until: float = -math.inf
 
 
 # Re-entrant: loading may make the first key, which resets the keyring.
@@ -185,21 +190,20 @@ def _load() -> _Keyring:
     if not any(row.is_current for row in rows):
         _first_key_create()
         return _load()
-    ring = _Keyring(loaded_at=time.monotonic())
+    ring = _Keyring(loaded_at=time.monotonic(), max_age=settings.JWT_KEYS_REFRESH_SECONDS)
     for row in rows:
         ring.verifiers[row.kid] = _Verifier(
             kid=row.kid,
             algorithm=row.algorithm,
             public_key=serialization.load_pem_public_key(row.public_key.encode()),
-            verify_until=row.verify_until,
-            public_pem=row.public_key,
+            until=_epoch(row.verify_until),
         )
         if row.is_current:
             ring.current_kid = row.kid
             ring.current_private = row.private_key_encrypted
     first = SigningKey.objects.order_by("created_at").values_list("created_at", flat=True).first()
     if settings.JWT_LEGACY_HS256 and first is not None:
-        ring.legacy_until = first + LEGACY_ISSUING_GRACE + longest_token_lifetime()
+        ring.legacy_until = _epoch(first + LEGACY_ISSUING_GRACE + longest_token_lifetime())
     return ring
 
 
@@ -208,9 +212,8 @@ def keyring(*, unknown_kid: bool = False) -> _Keyring:
     a second, when a token names a kid we do not know: a key another process just made)."""
     global _keyring
     ring = _keyring
-    age = time.monotonic() - ring.loaded_at
-    max_age = UNKNOWN_KID_REFRESH_SECONDS if unknown_kid else settings.JWT_KEYS_REFRESH_SECONDS
-    if ring.loaded_at and age < max_age:
+    max_age = UNKNOWN_KID_REFRESH_SECONDS if unknown_kid else ring.max_age
+    if ring.loaded_at and time.monotonic() - ring.loaded_at < max_age:
         return ring
     with _lock:
         if _keyring is ring:
@@ -273,14 +276,13 @@ def _verifier(kid: Any) -> _Verifier:
     verifier = keyring().verifiers.get(kid)
     if verifier is None:
         verifier = keyring(unknown_kid=True).verifiers.get(kid)
-    if verifier is None or not verifier.trusted(timezone.now()):
+    if verifier is None or not verifier.trusted():
         raise TokenBackendError("Token is invalid")
     return verifier
 
 
 def _legacy_secret() -> str:
-    until = keyring().legacy_until
-    if until is None or timezone.now() >= until:
+    if time.time() >= keyring().legacy_until:
         raise TokenBackendError("Token is invalid")
     return settings.JWT_SIGNING_KEY
 
@@ -289,18 +291,17 @@ def still_trusted(kid: str | None) -> bool:
     """Whether the key that signed an already-verified token is still trusted (a revoked
     or expired key stops its tokens, even those this process verified before)."""
     ring = keyring()
-    now = timezone.now()
     if kid is None:
-        return ring.legacy_until is not None and now < ring.legacy_until
+        return time.time() < ring.legacy_until
     verifier = ring.verifiers.get(kid)
-    return verifier is not None and verifier.trusted(now)
+    return verifier is not None and verifier.trusted()
 
 
 def jwks() -> dict[str, list[dict[str, Any]]]:
     """The public halves of every key that still verifies, as a JSON Web Key Set."""
     keys = []
     for verifier in keyring().verifiers.values():
-        if not verifier.trusted(timezone.now()):
+        if not verifier.trusted():
             continue
         algorithm = get_default_algorithms()[verifier.algorithm]
         jwk = algorithm.to_jwk(verifier.public_key, as_dict=True)
