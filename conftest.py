@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from accounts import signing
 from accounts.models import User
 from accounts.tests.factories import DeviceFactory, OrganizationFactory, SiteFactory, UserFactory
 from accounts.tokens import device_token_issue, user_token_issue
@@ -18,6 +19,15 @@ def _fresh_rate_limits():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signing_keys():
+    """Each test's database starts without signing keys: forget the ones this process
+    held (the first token a test issues makes its key)."""
+    signing.keyring_reset()
+    yield
+    signing.keyring_reset()
 
 
 @pytest.fixture

@@ -13,13 +13,14 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import Token, UntypedToken
+from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import aware_utcnow
 
+from accounts import signing
 from accounts.actors import Actor
 from accounts.models import Device
 from accounts.selectors import device_enrolled_get, user_active_get
-from accounts.tokens import TOKEN_CLASSES
+from accounts.tokens import TOKEN_CLASSES, ReadToken
 from imaging.api import ratelimit
 from imaging.api.schema import BearerJWTScheme
 
@@ -31,24 +32,27 @@ class InvalidToken(exceptions.AuthenticationFailed):
     default_detail = "Invalid or expired token."
 
 
-def read_token(raw: str) -> Token:
+def read_token(raw: str) -> ReadToken:
     """Decode and verify a token of either kind; raise InvalidToken otherwise."""
     token = _verified(raw)
     try:
         token.check_exp(current_time=aware_utcnow())
     except TokenError as exc:
         raise InvalidToken() from exc
+    # The key that signed it may have been revoked (or run out) since it was kept.
+    if not signing.still_trusted(token.kid):
+        raise InvalidToken()
     return token
 
 
 # Verifying a signature (PyJWT) is an eighth of a small API request's CPU, and a client
 # sends the same token for hours: a verified token is kept by its exact text, and only its
-# expiry is checked again. A bad token is never kept.
+# expiry and its key's standing (in memory) are checked again. A bad token is never kept.
 @functools.lru_cache(maxsize=4096)
-def _verified(raw: str) -> Token:
+def _verified(raw: str) -> ReadToken:
     try:
-        # Signature and expiry; the kind is the "typ" claim (decoded once).
-        token = UntypedToken(raw)
+        # Signature (by the key its kid names) and expiry; the kind is the "typ" claim.
+        token = ReadToken(raw)
         if str(token.get("typ")) not in TOKEN_CLASSES:
             raise InvalidToken()
         uuid.UUID(str(token["sub"]))

@@ -211,3 +211,36 @@ class EnrollmentCode(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.uses_left > 0 and self.expires_at > timezone.now()
+
+
+class SigningKey(models.Model):
+    """A key that signs API tokens; its ``kid`` goes in every token's header.
+
+    Exactly one key is current (``is_current``) and signs new tokens. Rotation retires it:
+    ``retired_at`` is set, its private half is erased, and it keeps verifying until
+    ``verify_until`` (retirement + the longest token lifetime), when the last token it
+    signed has expired. Revoking sets ``verify_until`` to now. The private half is stored
+    encrypted with a key derived from ``JWT_SIGNING_KEY``; the public half is published
+    (``GET /v1/.well-known/jwks.json``).
+    """
+
+    class Algorithm(models.TextChoices):
+        EDDSA = "EdDSA", "EdDSA (Ed25519)"
+        RS256 = "RS256", "RS256 (RSA 3072)"
+
+    kid = models.CharField(max_length=64, primary_key=True)
+    algorithm = models.CharField(max_length=8, choices=Algorithm.choices)
+    public_key = models.TextField(help_text="PEM, SubjectPublicKeyInfo")
+    private_key_encrypted = models.TextField(blank=True, editable=False)
+    # True for the one current key, NULL otherwise: a unique NULL-able column lets the
+    # database refuse a second current key (two processes creating the first key at once).
+    is_current = models.BooleanField(null=True, unique=True, default=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verify_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "kid"]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.algorithm})"

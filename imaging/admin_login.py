@@ -16,7 +16,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from imaging.api.ratelimit import client_ip, hit
+from imaging.api.ratelimit import Charge, RateLimited, client_ip, take
 
 logger = logging.getLogger(__name__)
 
@@ -52,34 +52,39 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
         if username is None or not password:
             return super().clean()
         charges = self._charge(username)
-        super().clean()  # raises on a wrong password: the charge stays
-        for bucket, key in charges:
-            self._count(bucket, key, cost=-1)
+        super().clean()  # raises on a wrong password: the charges stay
+        for charge in charges:
+            charge.refund()
         return self.cleaned_data
 
-    def _charge(self, username: str) -> list[tuple[str, str]]:
+    def _charge(self, username: str) -> list[Charge]:
         account = get_user_model().normalize_username(username)
         account_key = hashlib.sha256(account.encode("utf-8", "replace")).hexdigest()[:32]
-        charged = []
+        limits = {
+            "admin_login_ip": settings.ADMIN_LOGIN_FAILURES_PER_IP,
+            "admin_login_account": settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT,
+        }
+        charges: list[Charge] = []
         for bucket, key in (
             ("admin_login_ip", client_ip(self.request)),
             ("admin_login_account", account_key),
         ):
-            wait = self._count(bucket, key, cost=1)
-            charged.append((bucket, key))
-            if wait is not None:
+            try:
+                charges.append(
+                    take(
+                        bucket,
+                        key,
+                        limits[bucket],
+                        window_seconds=settings.ADMIN_LOGIN_WINDOW_SECONDS,
+                    )
+                )
+            except RateLimited as exc:
+                for charge in charges:  # a refused attempt uses up nothing
+                    charge.refund()
                 logger.warning("admin password login refused: %s over its limit", bucket)
                 raise ValidationError(
                     self.error_messages["throttled"],
                     code="throttled",
-                    params={"minutes": max(1, -(-wait // 60))},
-                )
-        return charged
-
-    @staticmethod
-    def _count(bucket: str, key: str, *, cost: int) -> int | None:
-        limit = {
-            "admin_login_ip": settings.ADMIN_LOGIN_FAILURES_PER_IP,
-            "admin_login_account": settings.ADMIN_LOGIN_FAILURES_PER_ACCOUNT,
-        }[bucket]
-        return hit(bucket, key, limit, cost, window_seconds=settings.ADMIN_LOGIN_WINDOW_SECONDS)
+                    params={"minutes": max(1, -(-int(exc.wait) // 60))},
+                ) from exc
+        return charges

@@ -8,7 +8,9 @@
   between was recreated without a timeout. Here one script does both atomically.
 - ``count_in_window`` (not in Django's API) adds to a counter that expires ``timeout``
   seconds after its first hit, in one round trip: what a fixed-window rate limit needs,
-  instead of ``add`` then ``incr``.
+  instead of ``add`` then ``incr``. Given a ``limit``, a hit that does not fit is taken back
+  in the same script (a refused request uses up nothing), and a ``gate`` counter at or over
+  its limit refuses the hit outright.
 
 Selected in ``settings.CACHES`` when ``REDIS_URL`` is set; behaviour is otherwise Django's.
 """
@@ -31,6 +33,22 @@ _COUNT_IN_WINDOW = """
 local count = redis.call('INCRBY', KEYS[1], ARGV[1])
 if count == tonumber(ARGV[1]) then
     redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return count
+"""
+# The same, but a hit that would pass ARGV[3] is not kept, and none is made while the gate
+# KEYS[2] is at ARGV[4] or more (ARGV[4] < 0: no gate). Returns the count the hit reached,
+# or -1 when the gate refused it.
+_COUNT_WITHIN_LIMIT = """
+if tonumber(ARGV[4]) >= 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then
+    return -1
+end
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if count == tonumber(ARGV[1]) then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+if count > tonumber(ARGV[3]) then
+    redis.call('DECRBY', KEYS[1], ARGV[1])
 end
 return count
 """
@@ -62,9 +80,21 @@ class ReusingRedisCacheClient(RedisCacheClient):
             raise ValueError(f"Key '{key}' not found.")
         return value
 
-    def count_in_window(self, key: Any, delta: int, timeout: int) -> int:
+    def count_in_window(
+        self,
+        key: Any,
+        delta: int,
+        timeout: int,
+        limit: int | None = None,
+        gate: tuple[Any, int] | None = None,
+    ) -> int:
         client = self.get_client(key, write=True)
-        return self._script(client, _COUNT_IN_WINDOW)(keys=[key], args=[delta, timeout])
+        if limit is None:
+            return self._script(client, _COUNT_IN_WINDOW)(keys=[key], args=[delta, timeout])
+        gate_key, gate_limit = gate if gate is not None else (key, -1)
+        return self._script(client, _COUNT_WITHIN_LIMIT)(
+            keys=[key, gate_key], args=[delta, timeout, limit, gate_limit]
+        )
 
 
 class ReusingRedisCache(RedisCache):
@@ -72,8 +102,24 @@ class ReusingRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
 
-    def count_in_window(self, key: str, delta: int = 1, *, timeout: int, version=None) -> int:
-        """Add ``delta`` to the counter ``key`` and return its new value; a counter this
-        call creates expires ``timeout`` seconds later (later calls keep that deadline)."""
+    def count_in_window(
+        self,
+        key: str,
+        delta: int = 1,
+        *,
+        timeout: int,
+        limit: int | None = None,
+        gate: tuple[str, int] | None = None,
+        version=None,
+    ) -> int:
+        """Add ``delta`` to the counter ``key`` and return the value it reached; a counter
+        this call creates expires ``timeout`` seconds later (later calls keep that deadline).
+
+        With ``limit``, a hit that takes the counter over it is taken back at once (the
+        return value still says how far it would have gone). With ``gate=(key, limit)``, no
+        hit is made while that other counter is at its limit or over, and -1 is returned.
+        """
         key = self.make_and_validate_key(key, version=version)
-        return self._cache.count_in_window(key, delta, timeout)
+        if gate is not None:
+            gate = (self.make_and_validate_key(gate[0], version=version), gate[1])
+        return self._cache.count_in_window(key, delta, timeout, limit, gate)

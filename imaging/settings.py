@@ -159,8 +159,9 @@ RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMITS = {
     "auth_device": 100,  # per client IP
     "presign": 500,  # per device (per user for user tokens)
-    "events": 1000,  # per actor, each event of a batch counts
-    "default": 300,  # per token
+    "events": 1000,  # per actor, each accepted event of a batch counts
+    "events_refused": 300,  # per actor: refused /events requests (their events are given back)
+    "default": 300,  # per caller (user or device, whichever of its tokens it sends)
     "anonymous": 300,  # per client IP, for requests without a valid token
 }
 
@@ -193,6 +194,12 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
     "UPDATE_LAST_LOGIN": False,
 }
+# API tokens are signed with the current SigningKey (accounts/signing.py), kept in the
+# database; JWT_SIGNING_KEY encrypts their private halves there and verifies the HS256
+# tokens issued before signing keys existed (until they expire, or not when false).
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="EdDSA")  # of keys made from now on
+JWT_KEYS_REFRESH_SECONDS = env.int("JWT_KEYS_REFRESH_SECONDS", default=60)
+JWT_LEGACY_HS256 = env.bool("JWT_LEGACY_HS256", default=True)
 DEVICE_TOKEN_LIFETIME = timedelta(days=30)
 USER_TOKEN_LIFETIME = timedelta(hours=8)
 

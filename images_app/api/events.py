@@ -15,15 +15,14 @@ from images_app.api.event_serializers import (
     events_validate,
 )
 from imaging.api import ratelimit
+from imaging.api.errors import ApplicationError
 from imaging.api.schema import error_responses
 from imaging.api.views import ApiView
 
 
 def _claimed_count(data: Any) -> int:
-    """How many events the body claims to carry: what the rate limit is charged.
-
-    Every request costs at least one, so floods of invalid bodies are limited too.
-    """
+    """How many events the body claims to carry: what the rate limit is charged up front
+    (given back if the batch is refused). A body that is not a batch claims one."""
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         return min(max(len(data["events"]), 1), MAX_BATCH)
     return 1
@@ -61,13 +60,22 @@ class EventIngestView(ApiView):
     def post(self, request):
         try:
             data = request.data
-        except exceptions.ParseError:
-            ratelimit.charge_events(request, 1)
+        except exceptions.APIException:
+            ratelimit.charge_refused_events(request)
             raise
-        # Each event counts toward the per-actor limit, charged before anything is written.
-        ratelimit.charge_events(request, _claimed_count(data))
-        events = events_validate(data)
-        accepted = telemetry.events_ingest(
-            actor=self.actor, events=events, request_id=request.request_id
-        )
+        # Each event counts toward the per-actor limit, taken before anything is written (so
+        # parallel batches cannot overrun it) and given back if the batch is refused.
+        charge = ratelimit.charge_events(request, _claimed_count(data))
+        try:
+            events = events_validate(data)
+            accepted = telemetry.events_ingest(
+                actor=self.actor, events=events, request_id=request.request_id
+            )
+        except (exceptions.APIException, ApplicationError):
+            charge.refund()
+            ratelimit.charge_refused_events(request)
+            raise
+        except Exception:  # the server's failure (e.g. database down), not the caller's
+            charge.refund()
+            raise
         return Response({"accepted": accepted}, status=status.HTTP_201_CREATED)

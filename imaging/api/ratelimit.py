@@ -9,9 +9,9 @@ calendar minutes. If Redis is unreachable the limit is not enforced for that req
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,48 +38,104 @@ def client_ip(request) -> str:
     return meta.get("REMOTE_ADDR", "") or "unknown"
 
 
-def hit(
-    bucket: str, key: str, limit: int, cost: int = 1, *, window_seconds: int = WINDOW_SECONDS
-) -> int | None:
-    """Count ``cost`` hits (a negative cost gives them back); return seconds to wait if that
-    goes over ``limit``, else None."""
+@dataclass(frozen=True)
+class Charge:
+    """What a hit added to a counter, so that a request refused later can give it back."""
+
+    cache_key: str
+    cost: int
+
+    def refund(self) -> None:
+        if self.cost <= 0:
+            return
+        try:
+            cache.decr(self.cache_key, self.cost)
+        except ValueError:  # the window ended and its counter expired: nothing to give back
+            pass
+        except Exception:  # the counter store is down: documented fail-open
+            logger.warning("rate limit store unavailable; refund not made")
+
+
+_NOTHING = Charge(cache_key="", cost=0)
+
+
+def _window(now: float, seconds: int = WINDOW_SECONDS) -> int:
+    return int(now // seconds)
+
+
+def _wait(now: float, seconds: int = WINDOW_SECONDS) -> int:
+    """Seconds until the current window ends (at least 1): what ``Retry-After`` says."""
+    return max(1, int((_window(now, seconds) + 1) * seconds - now) + 1)
+
+
+def _cache_key(bucket: str, key: str, now: float, seconds: int = WINDOW_SECONDS) -> str:
+    return f"rl:{bucket}:{key}:{_window(now, seconds)}"
+
+
+def take(
+    bucket: str,
+    key: str,
+    limit: int,
+    cost: int = 1,
+    *,
+    unless_over: tuple[str, str, int] | None = None,
+    window_seconds: int = WINDOW_SECONDS,
+) -> Charge:
+    """Count ``cost`` hits, or raise RateLimited without counting any if they do not fit.
+
+    A refused request uses up nothing, so what is left of the minute stays what it says.
+    ``unless_over=(bucket, key, limit)``: refuse (and count nothing) while that other
+    counter has reached its limit. Atomic on Redis (one script, one round trip).
+    """
     if not settings.RATE_LIMITS_ENABLED:
-        return None
+        return _NOTHING
     now = time.time()
-    window = int(now // window_seconds)
-    cache_key = f"rl:{bucket}:{key}:{window}"
+    cache_key = _cache_key(bucket, key, now, window_seconds)
+    gate = None
+    if unless_over is not None:
+        gate = (_cache_key(unless_over[0], unless_over[1], now), unless_over[2])
     try:
-        count_in_window = getattr(cache, "count_in_window", None)
-        if count_in_window is not None:  # Redis (imaging.cache): one round trip
-            count = count_in_window(cache_key, cost, timeout=window_seconds + 5)
-        else:
-            cache.add(cache_key, 0, timeout=window_seconds + 5)
-            try:
-                count = cache.incr(cache_key, cost)
-            except ValueError:  # expired between add and incr
-                cache.add(cache_key, 0, timeout=window_seconds + 5)
-                count = cache.incr(cache_key, cost)
+        count = _count(cache_key, cost, limit, gate, timeout=window_seconds + 5)
     except Exception:  # the counter store is down: documented fail-open
         logger.warning("rate limit store unavailable; %s not enforced", bucket)
-        return None
+        return _NOTHING
+    if count < 0 or count > limit:
+        raise RateLimited(wait=_wait(now, window_seconds))
+    return Charge(cache_key=cache_key, cost=cost)
+
+
+def _count(
+    cache_key: str, cost: int, limit: int, gate: tuple[str, int] | None, *, timeout: int
+) -> int:
+    count_in_window = getattr(cache, "count_in_window", None)
+    if count_in_window is not None:  # Redis (imaging.cache): one atomic round trip
+        return count_in_window(cache_key, cost, timeout=timeout, limit=limit, gate=gate)
+    # Local memory (development): each step is atomic, the sequence is not.
+    if gate is not None and (cache.get(gate[0]) or 0) >= gate[1]:
+        return -1
+    cache.add(cache_key, 0, timeout=timeout)
+    try:
+        count = cache.incr(cache_key, cost)
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 0, timeout=timeout)
+        count = cache.incr(cache_key, cost)
     if count > limit:
-        return max(1, int((window + 1) * window_seconds - now) + 1)
-    return None
+        cache.decr(cache_key, cost)
+    return count
 
 
 def check(bucket: str, key: str, limit: int, cost: int = 1) -> None:
-    wait = hit(bucket, key, limit, cost)
-    if wait is not None:
-        raise RateLimited(wait=wait)
+    take(bucket, key, limit, cost)
 
 
 def check_anonymous(request) -> None:
     check("anonymous", client_ip(request), settings.RATE_LIMITS["anonymous"])
 
 
-def _token_key(request) -> str:
-    raw = request.META.get("HTTP_AUTHORIZATION", "")
-    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:32]
+def actor_key(actor) -> str:
+    """The verified caller: every token of a user or device, however its header is spelt,
+    draws on one budget."""
+    return f"{actor.kind}:{actor.id}"
 
 
 class ContractRateLimit(BaseThrottle):
@@ -88,7 +144,9 @@ class ContractRateLimit(BaseThrottle):
     - ``auth_device``: per client IP
     - ``presign``: per device (per user for user tokens)
     - ``events``: per actor; the view charges each event of a batch itself
-    - anything else: per token; requests without a token per client IP
+    - anything else: per caller (the verified user or device, not the header's text);
+      requests without a valid token per client IP (invalid ones are counted by
+      ``TokenAuthentication``, which runs first and refuses them)
     """
 
     def allow_request(self, request, view) -> bool:
@@ -96,23 +154,34 @@ class ContractRateLimit(BaseThrottle):
         actor = getattr(request, "actor", None)
         if bucket == "auth_device":
             key = client_ip(request)
-        elif bucket in ("presign", "events") and actor is not None:
-            key = f"{actor.kind}:{actor.id}"
         elif actor is not None:
-            key = _token_key(request)
+            key = actor_key(actor)
         else:
             bucket, key = "anonymous", client_ip(request)
-        limit = settings.RATE_LIMITS.get(bucket, settings.RATE_LIMITS["default"])
         # Events are charged per event by the view, once it knows the batch size.
         if bucket == "events":
             return True
-        self._wait = hit(bucket, key, limit)
-        return self._wait is None
+        limit = settings.RATE_LIMITS.get(bucket, settings.RATE_LIMITS["default"])
+        try:
+            take(bucket, key, limit)
+        except RateLimited as exc:
+            self._wait = exc.wait
+            return False
+        return True
 
     def wait(self) -> float | None:
         return self._wait
 
 
-def charge_events(request, count: int) -> None:
-    actor = request.actor
-    check("events", f"{actor.kind}:{actor.id}", settings.RATE_LIMITS["events"], cost=count)
+def charge_events(request, count: int) -> Charge:
+    """Take ``count`` events from the actor's budget (nothing if they do not fit), unless
+    the actor's refused requests have used up theirs this minute."""
+    key = actor_key(request.actor)
+    refused = ("events_refused", key, settings.RATE_LIMITS["events_refused"])
+    return take("events", key, settings.RATE_LIMITS["events"], cost=count, unless_over=refused)
+
+
+def charge_refused_events(request) -> None:
+    """One refused ``/events`` request: its events were given back, but floods of invalid
+    bodies must still run out of something."""
+    check("events_refused", actor_key(request.actor), settings.RATE_LIMITS["events_refused"])

@@ -101,3 +101,37 @@ def test_parallel_window_hits_are_all_counted(cache):
         thread.join()
 
     assert cache.get("busy") == 400
+
+
+def test_a_hit_over_the_limit_is_taken_back_in_the_same_step(cache):
+    assert cache.count_in_window("batch", 6, timeout=60, limit=10) == 6
+    assert cache.count_in_window("batch", 5, timeout=60, limit=10) == 11
+
+    assert cache.get("batch") == 6
+    assert cache.count_in_window("batch", 4, timeout=60, limit=10) == 10
+
+
+def test_a_gate_at_its_limit_refuses_the_hit_without_counting_it(cache):
+    cache.count_in_window("refused", 2, timeout=60)
+
+    assert cache.count_in_window("events", 1, timeout=60, limit=10, gate=("refused", 2)) == -1
+    assert cache.get("events") is None
+    assert cache.count_in_window("events", 1, timeout=60, limit=10, gate=("refused", 3)) == 1
+
+
+def test_parallel_hits_under_a_limit_never_overrun_it(cache):
+    admitted: list[int] = []
+
+    def hammer() -> None:
+        for _ in range(20):
+            if cache.count_in_window("tight", 3, timeout=60, limit=100) <= 100:
+                admitted.append(3)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(admitted) == 99
+    assert cache.get("tight") == 99

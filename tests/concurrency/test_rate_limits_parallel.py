@@ -82,6 +82,43 @@ def test_events_let_exactly_the_limit_through_per_actor_counting_each_event(
     assert Event.objects.filter(entity_id=stills.id).count() == 9
 
 
+def test_parallel_batches_refused_for_the_limit_leave_the_rest_of_the_minute(
+    live_server, settings, device, stills
+):
+    limits(settings, events=10)
+    token = str(device_token_issue(device=device))
+    event = {"entity_type": "session", "entity_id": str(stills.id), "type": "upload_started"}
+    url = f"{live_server.url}/v1/events"
+    within_one_rate_window()
+
+    results = burst(8, lambda i: http("POST", url, token=token, body={"events": [event] * 3})[0])
+    # 9 accepted; the five refused batches took nothing, so the tenth event still fits.
+    last = http("POST", url, token=token, body=event)[0]
+    over = http("POST", url, token=token, body=event)[0]
+
+    assert sorted(results) == [201] * 3 + [429] * 5
+    assert (last, over) == (201, 429)
+    assert Event.objects.filter(entity_id=stills.id).count() == 10
+
+
+def test_every_spelling_of_the_scheme_draws_on_one_budget_in_parallel(live_server, settings, admin):
+    limits(settings, default=7)
+    token = str(user_token_issue(user=admin))
+    schemes = ["Bearer", "bearer", "BEARER", "bEaReR"]
+    within_one_rate_window()
+
+    statuses = burst(
+        PARALLEL,
+        lambda i: http(
+            "GET",
+            f"{live_server.url}/v1/sessions",
+            Authorization=f"{schemes[i % 4]} {token}",
+        )[0],
+    )
+
+    assert sorted(statuses) == [200] * 7 + [429] * (PARALLEL - 7)
+
+
 def test_other_requests_let_exactly_the_limit_through_per_token(live_server, settings, admin):
     limits(settings, default=7)
     token = str(user_token_issue(user=admin))

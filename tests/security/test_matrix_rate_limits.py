@@ -107,3 +107,93 @@ def test_a_batch_over_the_cap_is_refused(api, org, site, device):
 
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert "events" in body["error"]["details"]
+
+
+@pytest.mark.parametrize("cache", ["redis", "memory"])
+def test_every_spelling_of_the_bearer_scheme_shares_one_budget(api, admin, settings, cache):
+    if cache == "memory":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    limits(settings, default=3)
+    token = str(user_token_issue(user=admin))
+    client = api()
+
+    codes = []
+    for spelling in (f"bearer {token}", f"BEARER {token}", f"Bearer  {token}", f"Bearer {token}"):
+        client.credentials(HTTP_AUTHORIZATION=spelling)
+        codes.append(client.get("/v1/sessions").status_code)
+
+    assert codes == [200, 200, 200, 429]
+
+
+def test_a_callers_tokens_share_one_budget(api, admin, settings):
+    limits(settings, default=2)
+    first, second = (str(user_token_issue(user=admin)) for _ in range(2))
+    client = api()
+
+    codes = []
+    for token in (first, second, first):
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        codes.append(client.get("/v1/sessions").status_code)
+
+    assert codes == [200, 200, 429]
+
+
+@pytest.fixture
+def own_session_event(org, site, device):
+    session = CaptureSessionFactory(org=org, site=site, device=device)
+    return {"entity_type": "session", "entity_id": str(session.id), "type": "upload_started"}
+
+
+def test_batches_refused_for_the_limit_leave_the_rest_of_the_minute_usable(
+    api, device, settings, own_session_event
+):
+    limits(settings, events=10)
+    client = api(device)
+
+    first = client.post("/v1/events", {"events": [own_session_event] * 6}, format="json")
+    refused = [
+        client.post("/v1/events", {"events": [own_session_event] * 5}, format="json")
+        for _ in range(3)
+    ]
+    rest = client.post("/v1/events", {"events": [own_session_event] * 4}, format="json")
+    over = client.post("/v1/events", own_session_event, format="json")
+
+    assert first.status_code == 201
+    for response in refused:
+        assert_error(response, 429, "RATE_LIMITED")
+    assert rest.status_code == 201, rest.content
+    assert_error(over, 429, "RATE_LIMITED")
+
+
+def test_invalid_batches_do_not_use_up_the_events_budget(
+    api, device, other_org, settings, own_session_event
+):
+    limits(settings, events=10)
+    client = api(device)
+    unknown = {**own_session_event, "entity_id": str(uuid.uuid4())}
+
+    invalid = client.post("/v1/events", {"events": [own_session_event, {}] * 4}, format="json")
+    not_found = client.post("/v1/events", {"events": [own_session_event, unknown]}, format="json")
+    malformed = client.post("/v1/events", "{", content_type="application/json")
+    exactly = client.post("/v1/events", {"events": [own_session_event] * 10}, format="json")
+
+    assert_error(invalid, 400, "VALIDATION_ERROR")
+    assert_error(not_found, 404, "NOT_FOUND")
+    assert_error(malformed, 400, "MALFORMED_REQUEST")
+    assert exactly.status_code == 201, exactly.content
+    assert exactly.json()["accepted"] == 10
+
+
+def test_a_flood_of_invalid_batches_is_limited_per_actor(api, device, settings, own_session_event):
+    limits(settings, events=10, events_refused=2)
+    client = api(device)
+    invalid = {"events": [{}]}
+
+    codes = [client.post("/v1/events", invalid, format="json").status_code for _ in range(2)]
+    flooded = client.post("/v1/events", invalid, format="json")
+    valid_too = client.post("/v1/events", own_session_event, format="json")
+
+    assert codes == [400, 400]
+    assert_error(flooded, 429, "RATE_LIMITED")
+    # Over the refusal budget nothing more is looked at until the next minute.
+    assert_error(valid_too, 429, "RATE_LIMITED")
