@@ -2,12 +2,13 @@
 """360 Imaging device simulator: the reference capture client, over real HTTP.
 
 It does what a capture app does: enroll with an enrollment code (or refresh its saved
-token), start a session, presign each frame, PUT the bytes to the returned URL with exactly
-the returned headers, report ``upload_complete`` events in batches, finish the session and
-print a summary. Requests are retried with exponential backoff and jitter on 429 (honouring
-``Retry-After``), 5xx and network errors. Progress is saved after every step in a state file,
-so an interrupted run resumes where it stopped: the next run re-reports frames already in the
-store and uploads only the missing ones.
+token), start a session, presign each frame (declaring its SHA-256 and length), PUT the
+bytes to the returned URL with exactly the returned headers, report ``upload_complete``
+events in batches, finish the session and print a summary. Requests are retried with
+exponential backoff and jitter on 429 (honouring ``Retry-After``), 5xx and network errors.
+Progress is saved after every step in a state file, so an interrupted run resumes where it
+stopped: the next run re-reports frames already in the store and uploads only the missing
+ones.
 
 Standard library only (no Django, no Pillow): copy it, with ``synthetic_frames.py`` beside
 it, into a device app's test rig. Frames are photos from ``--photos DIR``, or rendered by
@@ -488,6 +489,8 @@ class Simulator:
             "file_name": frame.label,
             "content_type": content_type,
             "content_sha256": digest,
+            # Signed into the URL: the store takes exactly these bytes, nothing larger.
+            "content_length": len(data),
         }
         if frame.frame_index is not None:
             body["frame_index"] = frame.frame_index

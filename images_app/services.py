@@ -12,10 +12,12 @@ Processing guarantees (``image_process``):
 - Download, decode and thumbnail upload happen outside any transaction; the result is written
   in one short ``atomic()`` with its events (``processed``, ``qc_failed``,
   ``processing_failed``).
-- A bad file fails the image with the pipeline's code and is never retried. Transient storage
-  or database errors put the image back to ``pending``, give the attempt back (an outage says
-  nothing about the photo) and re-raise for the task's retry; if the retries run out first,
-  the sweeper enqueues the image again later. Every other claim counts: after
+- A bad file fails the image with the pipeline's code (or ``too_large``) and is never
+  retried; once that failure is committed its original and thumbnails are deleted from the
+  store (``_image_objects_discard``), the image row and its events keep the reason.
+  Transient storage or database errors put the image back to ``pending``, give the attempt
+  back (an outage says nothing about the photo) and re-raise for the task's retry; if the
+  retries run out first, the sweeper enqueues the image again later. Every other claim counts: after
   ``PROCESS_MAX_ATTEMPTS`` of them (workers killed by the photo, bugs) the image fails with
   ``too_many_attempts``.
 """
@@ -53,6 +55,12 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
 )
+# Failures that say nothing certain about the photo: its original is kept so that a
+# reprocess can still succeed. Every other failure code (the pipeline's, ``too_large``)
+# is the file's own and permanent: its objects are deleted.
+FAILURES_KEEPING_THE_ORIGINAL = frozenset({"timeout", "too_many_attempts", "upload_missing"})
+# A session still open after this long has its objects swept too (once; again when it ends).
+SWEEP_OPEN_SESSIONS_AFTER = timedelta(days=1)
 # A device may retry its PUT for a while after the URL expired (clock skew, a slow link).
 UPLOAD_MISSING_GRACE = timedelta(hours=1)
 THUMB_CONTENT_TYPE = "image/jpeg"
@@ -161,7 +169,9 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
             logger.warning("image %s: no object at %s yet", image.id, image.storage_key)
             return "upload_missing"
         if size > settings.MAX_UPLOAD_BYTES:
-            _image_fail_too_large(image=image, token=token, size=size)
+            # Known from the HEAD: the object is never read.
+            if _image_fail_too_large(image=image, token=token, size=size):
+                _image_objects_discard(image=image)
             return "failed"
         try:
             data = storage.get_bytes(key=image.storage_key, max_bytes=settings.MAX_UPLOAD_BYTES)
@@ -169,7 +179,8 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
             _image_release(image=image, token=token, clear_uploaded=True)
             return "upload_missing"
         except storage.ObjectTooLarge as exc:
-            _image_fail_too_large(image=image, token=token, size=exc.size)
+            if _image_fail_too_large(image=image, token=token, size=exc.size):
+                _image_objects_discard(image=image)
             return "failed"
         try:
             result = pipeline.process_image_bytes(
@@ -180,7 +191,8 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
                 thresholds=image.org.qc_thresholds or None,
             )
         except pipeline.PipelineError as exc:
-            _image_fail(image=image, token=token, code=exc.code, message=exc.message)
+            if _image_fail(image=image, token=token, code=exc.code, message=exc.message):
+                _image_objects_discard(image=image)
             return "failed"
         del data
         # Deterministic keys: a second run overwrites the same objects.
@@ -272,7 +284,8 @@ def _image_release_quietly(*, image: Image, token: int, refund_attempt: bool = F
 
 def _image_fail(
     *, image: Image, token: int, code: str, message: str = "", meta: dict | None = None
-) -> None:
+) -> bool:
+    """Fail the image while our claim holds; False when another attempt took it over."""
     with transaction.atomic():
         failed = _held(image, token).update(
             status=Image.Status.FAILED, error=code[:64], processed_at=timezone.now()
@@ -285,17 +298,44 @@ def _image_fail(
                 meta={"code": code, **(meta or {})},
             )
     logger.info("image %s failed: %s", image.id, code)
+    return bool(failed)
 
 
-def _image_fail_too_large(*, image: Image, token: int, size: int | None) -> None:
+def _image_fail_too_large(*, image: Image, token: int, size: int | None) -> bool:
     limit = settings.MAX_UPLOAD_BYTES
-    _image_fail(
+    return _image_fail(
         image=image,
         token=token,
         code="too_large",
         message=f"The upload is over the {limit}-byte limit.",
         meta={"size": size, "max_bytes": limit},
     )
+
+
+def failure_keeps_the_original(code: str) -> bool:
+    return code in FAILURES_KEEPING_THE_ORIGINAL
+
+
+def _image_objects_discard(*, image: Image) -> None:
+    """Delete a permanently failed image's original and thumbnails; call it after the
+    failure committed (never inside the transaction: a rollback would leave a row without
+    its object). Deleting what is already gone is fine, so running it twice is harmless.
+
+    Best effort: if the store or the database refuses, the session is marked due a sweep,
+    and the sweeper deletes the objects of a permanently failed image like an orphan's.
+    """
+    site_id = image.session.site_id
+    keys = [image.storage_key, *uploads.image_thumb_keys(image=image, site_id=site_id).values()]
+    try:
+        storage.delete_keys(keys=keys)
+    except (storage.StorageError, DatabaseError) as exc:
+        logger.warning("image %s: could not delete its objects (%s)", image.id, exc)
+        try:
+            CaptureSession.objects.filter(pk=image.session_id).update(objects_swept_at=None)
+        except DatabaseError:
+            logger.warning("image %s: could not mark its session due a sweep", image.id)
+        return
+    logger.info("image %s: deleted its original and thumbnails", image.id)
 
 
 def _image_finish(
@@ -459,12 +499,16 @@ class SweepSummary:
     stale_claims: list[uuid.UUID] = field(default_factory=list)
     failed: list[uuid.UUID] = field(default_factory=list)
     waiting: int = 0
+    sessions_swept: list[uuid.UUID] = field(default_factory=list)
+    objects_deleted: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"enqueued {len(self.enqueued)} uploaded, re-enqueued {len(self.stale_claims)} "
             f"stale claims, failed {len(self.failed)} never uploaded, "
-            f"{self.waiting} still within their upload window"
+            f"{self.waiting} still within their upload window; "
+            f"swept {len(self.sessions_swept)} sessions' objects, "
+            f"deleted {len(self.objects_deleted)} no image claims"
         )
 
 
@@ -473,6 +517,7 @@ def uploads_sweep(
     now: datetime | None = None,
     older_than: timedelta = timedelta(minutes=10),
     limit: int = 1000,
+    sessions_limit: int = 50,
 ) -> SweepSummary:
     """Recover work the broker or the device lost; the database is the truth.
 
@@ -484,6 +529,10 @@ def uploads_sweep(
       image is enqueued again and the task takes the claim over.
     - A pending image whose upload URL expired over an hour ago and that has no object
       fails with ``upload_missing``.
+    - Objects no image claims are deleted, session by session (``_session_objects_sweep``):
+      up to ``sessions_limit`` sessions a run, each once it is settled (finished longer
+      ago than an upload URL lives) or open for over a day, and again only when something
+      under it may have changed (it finished since, or deleting a failed original failed).
     Storage errors propagate (the beat task retries at its next run).
     """
     now = now or timezone.now()
@@ -514,7 +563,67 @@ def uploads_sweep(
                 summary.failed.append(image.pk)
         else:
             summary.waiting += 1
+
+    for session in _sessions_due_a_sweep(now=now)[:sessions_limit]:
+        summary.objects_deleted += _session_objects_sweep(session=session, now=now)
+        summary.sessions_swept.append(session.pk)
     return summary
+
+
+def _sessions_due_a_sweep(*, now: datetime):
+    """Sessions whose prefix is due a listing, oldest first. Listing per session rather
+    than the whole bucket: a run's work is bounded by sessions, each settled session is
+    listed once, and a bucket of years of photos is never walked again and again."""
+    settled_before = now - timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS)
+    # The same condition as the partial index session_sweep_due_idx, so that it is used.
+    due = Q(objects_swept_at__isnull=True) | Q(objects_swept_at__lt=F("completed_at"))
+    settled = Q(status__in=CaptureSession.FINISHED, completed_at__lt=settled_before)
+    open_long = Q(
+        status=CaptureSession.Status.ACTIVE, started_at__lt=now - SWEEP_OPEN_SESSIONS_AFTER
+    )
+    return (
+        CaptureSession.objects.filter(due, settled | open_long)
+        .order_by("started_at", "id")
+        .only("id", "org_id", "site_id")
+    )
+
+
+def _session_objects_sweep(*, session: CaptureSession, now: datetime) -> list[str]:
+    """Delete the objects under the session's prefix that no image claims and that are
+    older than an upload URL lives (an upload in flight is never touched); returns their keys.
+
+    An image claims its original and its thumbnails, unless it failed for good (then its
+    objects should already be gone: ``_image_objects_discard``). The session is marked swept
+    before its images are read, so a failed deletion that marks it due again meanwhile wins.
+    """
+    CaptureSession.objects.filter(pk=session.pk).update(objects_swept_at=now)
+    prefix = uploads.session_storage_prefix(
+        org_id=session.org_id, site_id=session.site_id, session_id=session.pk
+    )
+    claimed: set[str] = set()
+    for image_id, key, status, error in Image.objects.filter(session_id=session.pk).values_list(
+        "id", "storage_key", "status", "error"
+    ):
+        if status == Image.Status.FAILED and not failure_keeps_the_original(error):
+            continue
+        claimed.add(key)
+        claimed.add(f"{prefix}{image_id}/")  # its thumbnails
+    young_after = now - timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS)
+    try:
+        unclaimed = [
+            obj.key
+            for obj in storage.objects_under(prefix=prefix)
+            if obj.last_modified < young_after
+            and obj.key not in claimed
+            and obj.key.rpartition("/")[0] + "/" not in claimed
+        ]
+        storage.delete_keys(keys=unclaimed)
+    except storage.StorageError:
+        CaptureSession.objects.filter(pk=session.pk).update(objects_swept_at=None)
+        raise
+    if unclaimed:
+        logger.info("session %s: deleted %d unclaimed objects", session.pk, len(unclaimed))
+    return unclaimed
 
 
 def _enqueue_now(image_id: uuid.UUID) -> None:

@@ -1,13 +1,15 @@
 """The only module that talks to S3 (plain boto3).
 
 Interface:
-- ``presigned_put(*, key, content_type, sha256_hex) -> PresignedPut`` (url, headers, expires_at)
+- ``presigned_put(*, key, content_type, sha256_hex, content_length=None) -> PresignedPut``
+  (url, headers, expires_at)
 - ``presigned_get(*, key, ttl_seconds=settings.THUMB_URL_TTL_SECONDS) -> str`` (valid at
   least that long; the same URL for a key through a tenth of it)
 - ``object_size(*, key) -> int | None`` (HEAD; None when the object does not exist)
 - ``get_bytes(*, key, max_bytes) -> bytes`` (``ObjectNotFound``, ``ObjectTooLarge``)
 - ``put_bytes(*, key, data, content_type) -> None``
 - ``delete_keys(*, keys) -> None``
+- ``objects_under(*, prefix) -> Iterator[StoredObject]`` (key, size, last_modified)
 - ``bucket_ensure() -> None`` / ``bucket_check() -> None``
 
 Errors: ``StorageUnavailable`` is transient (connection failures, timeouts, 5xx, throttling):
@@ -32,6 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
@@ -89,6 +92,13 @@ class PresignedPut:
     url: str
     headers: dict[str, str]
     expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    last_modified: dt.datetime
 
 
 # --- clients
@@ -298,7 +308,7 @@ def url_signer() -> UrlSigner | None:
     )
 
 
-def _botocore_presigned_url(operation: str, params: dict[str, str], *, ttl_seconds: int) -> str:
+def _botocore_presigned_url(operation: str, params: dict[str, Any], *, ttl_seconds: int) -> str:
     with _translated_errors("presign"):
         return client(public=True).generate_presigned_url(
             operation,
@@ -320,35 +330,42 @@ def presigned_put(
     key: str,
     content_type: str,
     sha256_hex: str,
+    content_length: int | None = None,
     ttl_seconds: int | None = None,
 ) -> PresignedPut:
-    """A SigV4 PUT URL that signs the content type and the SHA-256 of the body.
+    """A SigV4 PUT URL that signs the content type and the SHA-256 of the body, and the
+    body's length when ``content_length`` is given.
 
-    The store refuses another content type (signature mismatch) and other bytes (checksum
-    mismatch). ``headers`` are exactly what the client must send: ``Content-Type``,
+    The store refuses another content type (signature mismatch), other bytes (checksum
+    mismatch) and, with ``content_length``, a body of any other length (signature mismatch:
+    the store signs the request's own Content-Length, so a bigger body is refused before it
+    is stored). ``headers`` are exactly what the client must send besides the
+    Content-Length every HTTP client sends with a PUT: ``Content-Type``,
     ``x-amz-checksum-sha256`` (signed) and ``x-amz-content-sha256`` (the hex digest the
     contract names; S3 checks it against the body too).
     """
+    if content_length is not None and content_length < 1:
+        raise ValueError("content_length must be at least 1")
     ttl = settings.UPLOAD_URL_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     sha256_hex = sha256_hex.lower()
     checksum = sha256_base64(sha256_hex)
     signed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     signer = url_signer()
     if signer is None:
-        url = _botocore_presigned_url(
-            "put_object",
-            {"Key": key, "ContentType": content_type, "ChecksumSHA256": checksum},
-            ttl_seconds=ttl,
-        )
+        params: dict[str, Any] = {
+            "Key": key,
+            "ContentType": content_type,
+            "ChecksumSHA256": checksum,
+        }
+        if content_length is not None:
+            params["ContentLength"] = content_length
+        url = _botocore_presigned_url("put_object", params, ttl_seconds=ttl)
         signed_at = _signed_at(url) or signed_at
     else:
-        url = signer.sign(
-            method="PUT",
-            key=key,
-            ttl_seconds=ttl,
-            headers={"content-type": content_type, "x-amz-checksum-sha256": checksum},
-            at=signed_at,
-        )
+        signed = {"content-type": content_type, "x-amz-checksum-sha256": checksum}
+        if content_length is not None:
+            signed["content-length"] = str(content_length)
+        url = signer.sign(method="PUT", key=key, ttl_seconds=ttl, headers=signed, at=signed_at)
     return PresignedPut(
         url=url,
         headers={
@@ -465,6 +482,17 @@ def delete_keys(*, keys: Iterable[str]) -> None:
             if first.get("Code") in _TRANSIENT_CODES:
                 raise StorageUnavailable(message)
             raise StorageError(message)
+
+
+def objects_under(*, prefix: str) -> Iterator[StoredObject]:
+    """Every object whose key starts with ``prefix``, in key order, a page (1000) at a time."""
+    paginator = client().get_paginator("list_objects_v2")
+    with _translated_errors("list"):
+        for page in paginator.paginate(Bucket=settings.S3_BUCKET, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                yield StoredObject(
+                    key=entry["Key"], size=int(entry["Size"]), last_modified=entry["LastModified"]
+                )
 
 
 # --- bucket

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper
 from rest_framework import status
@@ -77,12 +78,18 @@ def image_thumb_keys(*, image: Image, site_id: uuid.UUID | None = None) -> dict[
     }
 
 
+def session_storage_prefix(*, org_id: uuid.UUID, site_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    """The prefix every object of the session's images starts with (ends with ``/``)."""
+    # uuid.UUID() refuses anything else, so nothing but hex and dashes reaches a key.
+    parts = [str(uuid.UUID(str(v))) for v in (org_id, site_id, session_id)]
+    return "org/{}/site/{}/session/{}/".format(*parts)
+
+
 def _image_prefix(
     org_id: uuid.UUID, site_id: uuid.UUID, session_id: uuid.UUID, image_id: uuid.UUID
 ) -> str:
-    # uuid.UUID() refuses anything else, so nothing but hex and dashes reaches a key.
-    parts = [str(uuid.UUID(str(v))) for v in (org_id, site_id, session_id, image_id)]
-    return "org/{}/site/{}/session/{}/{}".format(*parts)
+    session_prefix = session_storage_prefix(org_id=org_id, site_id=site_id, session_id=session_id)
+    return f"{session_prefix}{uuid.UUID(str(image_id))}"
 
 
 def spin_angle(*, frame_index: int, frame_count: int) -> int:
@@ -264,6 +271,7 @@ def image_upload_start(
     angle_deg: int | None = None,
     frame_index: int | None = None,
     shot_name: str | None = None,
+    content_length: int | None = None,
     request_id: str | None = None,
 ) -> tuple[Image, storage.PresignedPut]:
     """Create the pending Image (or find the one a retry is for) and presign its PUT.
@@ -273,11 +281,19 @@ def image_upload_start(
     explicit ``frame_index``/``angle_deg`` get the lowest free frame (one whose images all
     failed counts as free); the session row lock makes that assignment atomic.
 
+    ``content_length`` (1 to ``MAX_UPLOAD_BYTES``), when given, is signed into the URL: the
+    store refuses a body of any other length. It is not stored: each URL, a retry's too,
+    signs the length its own request declares. The SHA-256 already fixes the bytes, so a
+    retry declaring another length gets a URL for a body that cannot match the checksum
+    as well, and the store refuses it; the retry with the true length uploads.
+
     Records no event: the device reports ``upload_started``/``upload_complete`` itself.
     ``request_id`` is accepted for symmetry with the other services.
     """
     if content_type not in CONTENT_TYPE_EXTENSIONS:
         raise _invalid("content_type", "Must be image/jpeg or image/heic.")
+    if content_length is not None and not 1 <= content_length <= settings.MAX_UPLOAD_BYTES:
+        raise _invalid("content_length", f"Must be from 1 to {settings.MAX_UPLOAD_BYTES} bytes.")
     sha256 = content_sha256.lower()
     photo = {"session_id": session_id, "content_sha256": sha256, "content_type": content_type}
     with transaction.atomic():
@@ -318,6 +334,9 @@ def image_upload_start(
             if not insert_new(image, unless=_pending_retry.sql(None, **photo)):
                 image = _pending_image(photo)
     presigned = storage.presigned_put(
-        key=image.storage_key, content_type=image.content_type, sha256_hex=image.content_sha256
+        key=image.storage_key,
+        content_type=image.content_type,
+        sha256_hex=image.content_sha256,
+        content_length=content_length,
     )
     return image, presigned

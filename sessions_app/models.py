@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Device, Organization, Site, User
@@ -75,6 +75,9 @@ class CaptureSession(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the storage sweeper last listed the objects under this session's prefix; cleared
+    # when that must happen again.
+    objects_swept_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -85,6 +88,13 @@ class CaptureSession(models.Model):
             ),
             models.Index(fields=["org", "status", "-started_at"], name="session_status_idx"),
             models.Index(fields=["org", "vehicle", "-started_at"], name="session_vehicle_idx"),
+            # The sessions whose objects are due a sweep: never swept, or not since finishing.
+            models.Index(
+                fields=["started_at"],
+                condition=Q(objects_swept_at__isnull=True)
+                | Q(objects_swept_at__lt=F("completed_at")),
+                name="session_sweep_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:

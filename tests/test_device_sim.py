@@ -211,6 +211,7 @@ class FlakyProxy:
         self.upstream = upstream.rstrip("/")
         self.count = 0
         self.faults: list[str] = []
+        self.presign_bodies: list[dict] = []
         self.lock = threading.Lock()
         proxy = self
 
@@ -224,6 +225,9 @@ class FlakyProxy:
                     n = proxy.count
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if self.path.endswith("/presign") and body:
+                    with proxy.lock:
+                        proxy.presign_bodies.append(json.loads(body))
                 if n % 3 == 1:
                     fault = ("503", "429", "drop")[(n // 3) % 3]
                     proxy.faults.append(fault)
@@ -288,6 +292,20 @@ def test_the_simulator_retries_429_5xx_and_dropped_connections(flaky, org, site,
     assert {"503", "429", "drop"} <= set(flaky.faults)
     assert Image.objects.filter(status=Image.Status.PROCESSED).count() == 3
     assert Device.objects.count() == 1
+
+
+def test_the_simulator_declares_each_frames_length_and_the_store_takes_it(
+    flaky, org, site, code, tmp_path
+):
+    result = simulate(
+        *base_args(flaky.url, org, site, code), "--frames", "2", state=tmp_path / "s.json"
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    declared = {body["content_length"] for body in flaky.presign_bodies}
+    # The PUTs went straight to the store, which checked each length against the URL.
+    assert declared == set(Image.objects.values_list("size", flat=True))
+    assert Image.objects.filter(status=Image.Status.PROCESSED).count() == 2
 
 
 # --- bad input -------------------------------------------------------------------------------

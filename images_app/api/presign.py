@@ -16,7 +16,8 @@ class PresignView(ApiView):
 
     Spin sessions take ``angle_deg`` or ``frame_index`` (neither: the next free frame);
     stills take ``shot_name``. Repeating the request for the same file while its upload is
-    pending returns the same image with a fresh URL.
+    pending returns the same image with a fresh URL. With ``content_length`` (at most the
+    upload limit) the URL only accepts a PUT of exactly that many bytes.
     """
 
     rate_limit_bucket = "presign"
@@ -40,6 +41,7 @@ class PresignView(ApiView):
             angle_deg=data.get("angle_deg"),
             frame_index=data.get("frame_index"),
             shot_name=data.get("shot_name"),
+            content_length=data.get("content_length"),
             request_id=request.request_id,
         )
         return Response(presign_response_data(image, presigned))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from images_app.models import Image
@@ -16,6 +19,18 @@ from imaging.api.fields import (
     StrictUUIDField,
 )
 from imaging.api.writers import ResponseWriter
+
+
+@functools.lru_cache(maxsize=4)
+def _content_length_field(max_bytes: int) -> StrictIntegerField:
+    return StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=max_bytes,
+        help_text="The file's size in bytes. Signed into the upload URL: the store then "
+        "refuses a PUT whose Content-Length differs.",
+    )
 
 
 class PresignRequest(InputSerializer):
@@ -55,6 +70,13 @@ class PresignRequest(InputSerializer):
         pattern=VISIBLE_TEXT,
         pattern_message="Must be visible text without control characters.",
     )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Not declared: the maximum is a setting (MAX_UPLOAD_BYTES), read for each request
+        # and each schema, so the published schema states the limit the server holds.
+        fields["content_length"] = copy.copy(_content_length_field(settings.MAX_UPLOAD_BYTES))
+        return fields
 
     def validate_content_sha256(self, value: str) -> str:
         return value.lower()

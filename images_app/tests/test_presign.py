@@ -141,6 +141,118 @@ def test_the_store_refuses_a_put_with_another_content_type_or_other_bytes(api, d
     assert storage.object_size(key=body["storage_key"]) is None
 
 
+# --- a declared length, signed into the URL
+
+
+def _signed_headers(url: str) -> list[str]:
+    (names,) = re.findall(r"X-Amz-SignedHeaders=([^&]+)", url)
+    return names.split("%3B")
+
+
+def test_a_declared_length_is_signed_and_the_store_takes_exactly_those_bytes(api, device, spin):
+    body = _presign(api(device), spin, content_length=len(PHOTO)).json()
+
+    put = requests.put(body["upload_url"], data=PHOTO, headers=body["headers"])
+
+    assert "content-length" in _signed_headers(body["upload_url"])
+    assert set(body) == RESPONSE_KEYS  # the response is the same
+    assert put.status_code == 200, put.text
+    assert storage.object_size(key=body["storage_key"]) == len(PHOTO)
+
+
+def test_without_a_declared_length_the_length_is_not_signed(api, device, spin):
+    body = _presign(api(device), spin).json()
+
+    assert "content-length" not in _signed_headers(body["upload_url"])
+
+
+@pytest.mark.parametrize("declared", [len(PHOTO) - 1, len(PHOTO) + 1], ids=["shorter", "longer"])
+def test_the_store_refuses_a_put_whose_length_is_not_the_declared_one(api, device, spin, declared):
+    body = _presign(api(device), spin, content_length=declared).json()
+
+    put = requests.put(body["upload_url"], data=PHOTO, headers=body["headers"])
+
+    assert put.status_code == 403
+    assert "<Code>SignatureDoesNotMatch</Code>" in put.text
+    assert storage.object_size(key=body["storage_key"]) is None
+
+
+def test_the_store_refuses_a_body_far_over_the_declared_length(api, device, spin):
+    # The attack in miniature: a checksum presigned for a huge body, a small length declared.
+    huge = PHOTO * 64
+    body = _presign(api(device), spin, data=huge, content_length=len(PHOTO)).json()
+
+    put = requests.put(body["upload_url"], data=huge, headers=body["headers"])
+
+    assert put.status_code == 403
+    assert storage.object_size(key=body["storage_key"]) is None
+
+
+def test_the_maximum_upload_size_is_accepted(api, device, spin, settings):
+    response = _presign(api(device), spin, content_length=settings.MAX_UPLOAD_BYTES)
+
+    assert response.status_code == 200, response.json()
+    assert settings.MAX_UPLOAD_BYTES == 50 * 1024 * 1024  # the default
+
+
+def test_a_length_over_the_maximum_upload_size_is_refused(api, device, spin, settings):
+    response = _presign(api(device), spin, content_length=settings.MAX_UPLOAD_BYTES + 1)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert set(error["details"]) == {"content_length"}
+    assert not Image.objects.exists()
+
+
+def test_the_maximum_follows_the_setting(api, device, spin, settings):
+    settings.MAX_UPLOAD_BYTES = len(PHOTO)
+
+    fits = _presign(api(device), spin, content_length=len(PHOTO))
+    over = _presign(api(device), spin, data=PHOTO + b"!", content_length=len(PHOTO) + 1)
+
+    assert fits.status_code == 200
+    assert over.status_code == 400
+    assert set(over.json()["error"]["details"]) == {"content_length"}
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [0, -1, "1024", 1024.0, 1.5, True, [1024], {"bytes": 1024}, 10**30],
+    ids=["zero", "negative", "string", "float", "fraction", "bool", "list", "object", "huge"],
+)
+def test_a_length_that_is_not_a_whole_number_from_1_is_refused(api, device, spin, declared):
+    response = _presign(api(device), spin, content_length=declared)
+
+    assert response.status_code == 400, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert set(error["details"]) == {"content_length"}
+    assert not Image.objects.exists()
+
+
+def test_a_null_length_is_the_same_as_none(api, device, spin):
+    body = _presign(api(device), spin, content_length=None).json()
+
+    assert "content-length" not in _signed_headers(body["upload_url"])
+
+
+def test_a_retry_declaring_another_length_gets_the_same_image_and_a_url_for_that_length(
+    api, device, spin
+):
+    client = api(device)
+    wrong = _presign(client, spin, content_length=len(PHOTO) + 10).json()
+    refused = requests.put(wrong["upload_url"], data=PHOTO, headers=wrong["headers"])
+
+    right = _presign(client, spin, content_length=len(PHOTO)).json()
+    stored = requests.put(right["upload_url"], data=PHOTO, headers=right["headers"])
+
+    assert right["image_id"] == wrong["image_id"]
+    assert Image.objects.count() == 1
+    assert (refused.status_code, stored.status_code) == (403, 200)
+    assert storage.object_size(key=right["storage_key"]) == len(PHOTO)
+
+
 def test_heic_gets_a_heic_key(api, device, spin):
     body = _presign(api(device), spin, content_type="image/heic", file_name="IMG_1.HEIC").json()
 
@@ -680,6 +792,10 @@ def test_the_schema_documents_the_presign_request_response_and_errors(api):
         "content_type",
         "content_sha256",
     }
+    content_length = request["properties"]["content_length"]
+    assert content_length["type"] == "integer"
+    assert (content_length["minimum"], content_length["maximum"]) == (1, 50 * 1024 * 1024)
+    assert content_length["nullable"] is True
     content_type = request["properties"]["content_type"]
     if "$ref" in content_type:
         content_type = schema["components"]["schemas"][content_type["$ref"].rsplit("/", 1)[1]]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image as PILImage
@@ -24,6 +26,7 @@ from images_app.services import (
     _held,
     _image_claim,
     _image_finish,
+    _image_objects_discard,
     image_process,
     image_reprocess,
     image_upload_complete,
@@ -31,7 +34,7 @@ from images_app.services import (
 )
 from images_app.tasks import sweep_uploads
 from images_app.tests.image_factories import ImageFactory, processed
-from images_app.uploads import image_thumb_keys
+from images_app.uploads import image_thumb_keys, session_storage_prefix
 from sessions_app.tests.factories import CaptureSessionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("s3")]
@@ -237,6 +240,8 @@ def test_hostile_files_fail_with_a_code_and_are_not_retried(session, data, conte
     assert (image.status, image.error) == ("failed", code)
     assert image_process(image_id=image.id) == "skipped"
     assert events_of(image, "processing_failed").count() == 1
+    # Retrying cannot help: the original does not stay in the bucket.
+    assert storage.object_size(key=image.storage_key) is None
 
 
 def test_a_jpeg_declared_as_heic_fails_with_format_mismatch(session):
@@ -246,13 +251,101 @@ def test_a_jpeg_declared_as_heic_fails_with_format_mismatch(session):
     assert (image.status, image.error) == ("failed", "format_mismatch")
 
 
-def test_an_object_over_the_size_limit_fails_before_download(session, settings):
+def test_an_object_over_the_size_limit_fails_before_download(session, settings, monkeypatch):
     settings.MAX_UPLOAD_BYTES = 10_000
     image = uploaded(session, photo_jpeg())
+
+    def never_read(**kwargs):
+        raise AssertionError("the object was read; its HEAD already said it is too large")
+
+    monkeypatch.setattr(storage, "get_bytes", never_read)
     assert image_process(image_id=image.id) == "failed"
     image.refresh_from_db()
     assert (image.status, image.error) == ("failed", "too_large")
     assert events_of(image, "processing_failed").get().meta["max_bytes"] == 10_000
+    assert storage.object_size(key=image.storage_key) is None
+
+
+# --- what a failure leaves in the bucket ---------------------------------------------------
+
+
+def test_a_permanently_failed_original_and_its_thumbnails_are_deleted_its_reason_kept(session):
+    # Processed once (thumbnails written), then the checksum on record no longer matches.
+    data = photo_jpeg()
+    image = uploaded(session, data)
+    image_process(image_id=image.id)
+    image.refresh_from_db()
+    thumbs = list(image.thumb_keys.values())
+    assert [storage.object_size(key=key) is not None for key in thumbs] == [True] * 3
+    Image.objects.filter(pk=image.pk).update(content_sha256=sha256(b"another photo"))
+    image_reprocess(image=image)
+
+    assert image_process(image_id=image.id) == "failed"
+
+    image.refresh_from_db()
+    assert (image.status, image.error) == ("failed", "checksum_mismatch")
+    assert events_of(image, "processing_failed").get().meta["code"] == "checksum_mismatch"
+    assert [storage.object_size(key=key) for key in [image.storage_key, *thumbs]] == [None] * 4
+
+
+def test_deleting_a_failed_images_objects_twice_is_harmless(session):
+    image = uploaded(session, b"<html></html>")
+    image_process(image_id=image.id)
+    image = Image.objects.select_related("session").get(pk=image.pk)
+
+    _image_objects_discard(image=image)
+
+    assert storage.object_size(key=image.storage_key) is None
+    assert image.session.objects_swept_at is None  # nothing left for the sweeper
+
+
+def test_a_time_limit_failure_keeps_the_original_for_a_reprocess(session, monkeypatch):
+    from images_app import pipeline
+
+    def overran(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    image = uploaded(session, photo_jpeg())
+    monkeypatch.setattr(pipeline, "process_image_bytes", overran)
+    assert image_process(image_id=image.id) == "failed"
+    image.refresh_from_db()
+    assert (image.status, image.error) == ("failed", "timeout")
+    assert storage.object_size(key=image.storage_key) is not None
+
+
+def test_running_out_of_attempts_keeps_the_original(session, settings):
+    image = uploaded(session, photo_jpeg())
+    Image.objects.filter(pk=image.pk).update(attempts=settings.PROCESS_MAX_ATTEMPTS)
+    assert image_process(image_id=image.id) == "skipped"
+    image.refresh_from_db()
+    assert (image.status, image.error) == ("failed", "too_many_attempts")
+    assert storage.object_size(key=image.storage_key) is not None
+
+
+def test_a_store_refusing_the_deletion_leaves_the_failure_and_the_sweeper_finishes_it(
+    session, monkeypatch
+):
+    session.objects_swept_at = timezone.now()
+    session.save(update_fields=["objects_swept_at"])
+    image = uploaded(session, b"GIF89a not a photo")
+
+    def unavailable(**kwargs):
+        raise storage.StorageUnavailable("delete: SlowDown")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(storage, "delete_keys", unavailable)
+        assert image_process(image_id=image.id) == "failed"
+
+    image.refresh_from_db()
+    session.refresh_from_db()
+    assert (image.status, image.error) == ("failed", "unsupported_format")
+    assert storage.object_size(key=image.storage_key) is not None
+    assert session.objects_swept_at is None  # due a sweep again
+    session.status, session.completed_at = "complete", timezone.now()
+    session.save(update_fields=["status", "completed_at"])
+    summary = uploads_sweep(now=settled(timezone.now()))
+    assert summary.objects_deleted == [image.storage_key]
+    assert storage.object_size(key=image.storage_key) is None
 
 
 def test_without_an_object_the_image_waits_as_pending(session):
@@ -323,13 +416,16 @@ def test_attempts_are_capped_in_the_database(session, settings):
 
 def test_an_unreachable_store_puts_the_image_back_and_raises_for_a_retry(session, settings):
     image = uploaded(session, photo_jpeg())
+    endpoint = settings.S3_ENDPOINT_URL
     settings.S3_ENDPOINT_URL = "http://127.0.0.1:9"  # discard port: connection refused
     with pytest.raises(storage.StorageUnavailable):
         image_process(image_id=image.id)
     image.refresh_from_db()
-    # An outage is not the photo's fault: the attempt is given back.
+    # An outage is not the photo's fault: the attempt is given back, the original kept.
     assert (image.status, image.attempts, image.processing_started_at) == ("pending", 0, None)
     assert not events_of(image).exists()
+    settings.S3_ENDPOINT_URL = endpoint
+    assert storage.object_size(key=image.storage_key) is not None
 
 
 # --- upload complete, in-process ------------------------------------------------------
@@ -377,12 +473,10 @@ def test_the_reprocess_command_requeues_by_status_and_reprocesses(
     session, django_capture_on_commit_callbacks
 ):
     ok = uploaded(session, photo_jpeg())
-    data = photo_jpeg(seed=2)
-    broken = uploaded(session, data, declared=b"other")
+    broken = uploaded(session, photo_jpeg(seed=2))
     image_process(image_id=ok.id)
-    image_process(image_id=broken.id)
-    # Staff corrected the recorded checksum; reprocess the failures only.
-    Image.objects.filter(pk=broken.pk).update(content_sha256=sha256(data))
+    # A worker overran the time limit (its original is kept): reprocess the failures only.
+    Image.objects.filter(pk=broken.pk).update(status=Image.Status.FAILED, error="timeout")
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("reprocess_images", "--status", "failed", stdout=out)
@@ -456,8 +550,161 @@ def test_the_sweep_command_prints_a_summary(session):
     call_command("sweep_uploads", stdout=out)
     assert out.getvalue().strip() == (
         "enqueued 0 uploaded, re-enqueued 0 stale claims, failed 1 never uploaded, "
-        "0 still within their upload window"
+        "0 still within their upload window; swept 0 sessions' objects, deleted 0 no image "
+        "claims"
     )
+
+
+def test_the_sweep_command_takes_a_number_of_sessions(session):
+    with pytest.raises(CommandError):
+        call_command("sweep_uploads", "--sessions", "-1")
+    call_command("sweep_uploads", "--sessions", "0", stdout=io.StringIO())
+
+
+# --- sweeper: objects no image claims ------------------------------------------------------
+
+
+def settled(moment):
+    """A moment at which every upload URL signed before ``moment`` has expired."""
+    from django.conf import settings
+
+    return moment + timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS + 60)
+
+
+def finished_session(org, site, *, ago=timedelta(hours=1), **fields):
+    return CaptureSessionFactory(
+        org=org, site=site, status="complete", completed_at=timezone.now() - ago, **fields
+    )
+
+
+def stray(session, name: str = "") -> str:
+    """An object under the session's prefix that no image row knows."""
+    prefix = session_storage_prefix(
+        org_id=session.org_id, site_id=session.site_id, session_id=session.id
+    )
+    key = prefix + (name or f"{uuid.uuid4()}.jpg")
+    storage.put_bytes(key=key, data=b"stray", content_type="image/jpeg")
+    return key
+
+
+def test_the_sweeper_deletes_objects_no_image_claims_and_keeps_the_claimed(org, site):
+    session = finished_session(org, site)
+    kept = processed(uploaded(session, b"original bytes"))
+    for key in kept.thumb_keys.values():
+        storage.put_bytes(key=key, data=b"thumb", content_type="image/jpeg")
+    orphans = [stray(session), stray(session, f"{uuid.uuid4()}/thumb_600.jpg")]
+
+    summary = uploads_sweep(now=settled(timezone.now()))
+
+    assert summary.sessions_swept == [session.id]
+    assert sorted(summary.objects_deleted) == sorted(orphans)
+    assert [storage.object_size(key=key) for key in orphans] == [None, None]
+    claimed = [kept.storage_key, *kept.thumb_keys.values()]
+    assert all(storage.object_size(key=key) is not None for key in claimed)
+    session.refresh_from_db()
+    assert session.objects_swept_at is not None
+
+
+def test_a_swept_session_is_not_listed_again(org, site):
+    session = finished_session(org, site)
+    stray(session)
+    now = settled(timezone.now())
+    assert uploads_sweep(now=now).sessions_swept == [session.id]
+
+    late = stray(session)
+    summary = uploads_sweep(now=now + timedelta(minutes=5))
+
+    assert summary.sessions_swept == []
+    assert storage.object_size(key=late) is not None
+
+
+def test_the_sweeper_keeps_objects_younger_than_an_upload_url_lives(org, site, settings):
+    session = finished_session(
+        org, site, ago=timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS + 5)
+    )
+    young = stray(session)  # written now: it could be an upload in flight
+
+    summary = uploads_sweep()
+
+    assert summary.sessions_swept == [session.id]
+    assert summary.objects_deleted == []
+    assert storage.object_size(key=young) is not None
+
+
+def test_sessions_finished_within_an_upload_url_lifetime_are_not_swept_yet(org, site):
+    session = finished_session(org, site, ago=timedelta(minutes=1))
+    orphan = stray(session)
+
+    assert uploads_sweep().sessions_swept == []
+    assert storage.object_size(key=orphan) is not None
+
+
+def test_open_sessions_are_swept_only_once_a_day_old_and_again_when_they_end(org, site):
+    fresh = CaptureSessionFactory(org=org, site=site)
+    old = CaptureSessionFactory(org=org, site=site, started_at=timezone.now() - timedelta(days=2))
+    keys = [stray(fresh), stray(old)]
+    now = settled(timezone.now())
+
+    assert uploads_sweep(now=now).sessions_swept == [old.id]
+    assert [storage.object_size(key=key) is None for key in keys] == [False, True]
+    assert uploads_sweep(now=now).sessions_swept == []
+
+    later = stray(old)
+    old.status, old.completed_at = "complete", now + timedelta(minutes=1)
+    old.save(update_fields=["status", "completed_at"])
+    assert uploads_sweep(now=settled(settled(now))).sessions_swept == [old.id]
+    assert storage.object_size(key=later) is None
+
+
+def test_the_objects_of_a_permanently_failed_image_are_not_claimed(org, site):
+    session = finished_session(org, site)
+    gone = uploaded(session, b"GIF89a", status="failed", error="unsupported_format")
+    kept = uploaded(session, photo_jpeg(), status="failed", error="timeout")
+
+    summary = uploads_sweep(now=settled(timezone.now()))
+
+    assert summary.objects_deleted == [gone.storage_key]
+    assert storage.object_size(key=kept.storage_key) is not None
+
+
+def test_the_sweeper_lists_a_bounded_number_of_sessions_oldest_first(org, site):
+    sessions = [
+        finished_session(org, site, started_at=timezone.now() - timedelta(hours=hours))
+        for hours in (3, 5, 4)
+    ]
+    for session in sessions:
+        stray(session)
+    now = settled(timezone.now())
+
+    runs = [uploads_sweep(now=now, sessions_limit=2).sessions_swept for _ in range(3)]
+
+    assert runs == [[sessions[1].id, sessions[2].id], [sessions[0].id], []]
+
+
+def test_a_store_failing_mid_sweep_leaves_the_session_due(org, site, settings):
+    session = finished_session(org, site)
+    stray(session)
+    settings.S3_ENDPOINT_URL = "http://127.0.0.1:9"
+
+    with pytest.raises(storage.StorageUnavailable):
+        uploads_sweep(now=settled(timezone.now()), limit=0)
+
+    session.refresh_from_db()
+    assert session.objects_swept_at is None
+
+
+def test_finding_the_sessions_due_a_sweep_uses_its_partial_index(org, site):
+    from django.db import connection
+
+    from images_app.services import _sessions_due_a_sweep
+
+    CaptureSessionFactory.create_batch(3, org=org, site=site)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = _sessions_due_a_sweep(now=timezone.now())[:50].query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "session_sweep_due_idx" in plan
 
 
 def test_the_beat_task_runs_the_sweeper(session, settings):

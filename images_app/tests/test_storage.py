@@ -118,7 +118,48 @@ def test_put_with_exactly_the_returned_headers_stores_the_bytes(s3):
     assert storage.get_bytes(key=key, max_bytes=len(PHOTO)) == PHOTO
 
 
+def test_presigned_put_with_a_length_stores_a_body_of_exactly_that_length(s3):
+    presigned = _presign(content_length=len(PHOTO))
+
+    response = requests.put(presigned.url, data=PHOTO, headers=presigned.headers)
+
+    assert response.status_code == 200, response.text
+    assert storage.object_size(key=_key_of(presigned.url)) == len(PHOTO)
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_presigned_put_refuses_a_length_below_one(s3, bad):
+    with pytest.raises(ValueError):
+        _presign(content_length=bad)
+
+
 # --- presigned PUT: what the store refuses
+
+
+def test_store_refuses_a_body_longer_or_shorter_than_the_signed_length(s3):
+    longer = _presign(content_length=len(PHOTO) - 1)
+    shorter = _presign(content_length=len(PHOTO) + 1)
+
+    responses = [
+        requests.put(presigned.url, data=PHOTO, headers=presigned.headers)
+        for presigned in (longer, shorter)
+    ]
+
+    assert [(r.status_code, _error_code(r)) for r in responses] == [
+        (403, "SignatureDoesNotMatch"),
+        (403, "SignatureDoesNotMatch"),
+    ]
+    assert storage.object_size(key=_key_of(longer.url)) is None
+
+
+def test_store_refuses_a_chunked_body_without_a_length_when_the_length_is_signed(s3):
+    presigned = _presign(content_length=len(PHOTO))
+
+    chunks = iter([PHOTO[:100], PHOTO[100:]])  # requests sends Transfer-Encoding: chunked
+    response = requests.put(presigned.url, data=chunks, headers=presigned.headers)
+
+    assert (response.status_code, _error_code(response)) == (403, "SignatureDoesNotMatch")
+    assert storage.object_size(key=_key_of(presigned.url)) is None
 
 
 def test_store_refuses_a_different_content_type(s3):
@@ -307,6 +348,21 @@ def test_delete_keys_removes_objects_and_ignores_missing_ones(s3):
     storage.delete_keys(keys=[])
 
     assert [storage.object_size(key=key) for key in keys] == [None, None, None]
+
+
+def test_objects_under_a_prefix_are_listed_with_size_and_age(s3):
+    prefix = f"test/{uuid.uuid4()}/"
+    keys = sorted(f"{prefix}{name}" for name in ("a.jpg", "b/thumb_150.jpg", "c.heic"))
+    for key in keys:
+        storage.put_bytes(key=key, data=b"xy", content_type="image/jpeg")
+    storage.put_bytes(key=f"test/{uuid.uuid4()}/other.jpg", data=b"x", content_type="image/jpeg")
+
+    listed = list(storage.objects_under(prefix=prefix))
+
+    assert [obj.key for obj in listed] == keys
+    assert {obj.size for obj in listed} == {2}
+    assert all(obj.last_modified.tzinfo is not None for obj in listed)
+    storage.delete_keys(keys=keys)
 
 
 # --- bucket and errors

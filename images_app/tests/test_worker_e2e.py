@@ -467,3 +467,29 @@ def test_a_worker_killed_mid_task_loses_nothing_after_a_restart(web, workers, tm
     assert detail["status"] == "processed"
     assert Image.objects.get(pk=image_id).attempts == 2
     assert Event.objects.filter(entity_id=image_id, type="processed").count() == 1
+
+
+def test_a_file_that_cannot_be_a_photo_fails_and_leaves_nothing_in_the_bucket(web, workers):
+    from images_app import storage
+
+    workers()
+    session_id = session_open(web, "stills", {"stills": ["front_3q"]})
+    not_a_photo = (FIXTURES / "broken/wrong_magic_gif_header_php_body.gif").read_bytes()
+    image_id = upload(
+        web,
+        session_id,
+        not_a_photo,
+        "image/jpeg",
+        shot_name="front_3q",
+        content_length=len(not_a_photo),
+    )
+    key = Image.objects.get(pk=image_id).storage_key
+    assert storage.object_size(key=key) == len(not_a_photo)
+    report_complete(web, image_id)
+
+    detail = finished(web, image_id)
+    assert (detail["status"], detail["error"]) == ("failed", "unsupported_format")
+    event = Event.objects.get(entity_id=image_id, type="processing_failed")
+    assert event.meta["code"] == "unsupported_format"
+    # The worker deletes it once the failure is committed: wait for that, boundedly.
+    wait_until(lambda: storage.object_size(key=key) is None, what="the original to be deleted")

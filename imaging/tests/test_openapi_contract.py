@@ -196,6 +196,13 @@ def test_session_finish_bodies(api, document, operator, org, site, body, valid):
         ({"shot_name": "\u3000"}, False),
         ({"content_sha256": SHA.upper()}, True),
         ({"content_sha256": SHA + "\n"}, False),
+        ({"content_length": 1024}, True),
+        ({"content_length": None}, True),
+        ({"content_length": 50 * 1024 * 1024}, True),
+        ({"content_length": 50 * 1024 * 1024 + 1}, False),
+        ({"content_length": 0}, False),
+        ({"content_length": "1024"}, False),
+        ({"content_length": 1024.5}, False),
     ],
 )
 def test_presign_bodies(api, document, device, org, site, placement, valid):

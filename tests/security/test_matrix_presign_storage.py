@@ -1,5 +1,5 @@
 """SECURITY.md, "Presign and storage", line by line: the API, then the store (SeaweedFS,
-which checks what moto would accept), then the worker's size check."""
+which checks what moto would accept), then the size checks and what a failure leaves."""
 
 from __future__ import annotations
 
@@ -165,7 +165,27 @@ def test_the_store_refuses_an_expired_url(api, device, session, settings):
     assert "expired" in response.text.lower()
 
 
-# --- a presigned PUT cannot bound the size: the worker does
+# --- the size: bounded by the store when declared, by the worker otherwise
+
+
+def test_the_store_refuses_a_body_larger_than_the_declared_length(api, device, session):
+    large = PHOTO * 32  # its checksum presigned, a small length declared
+    presigned = presign(api(device), session, large, content_length=len(PHOTO)).json()
+
+    response = put_upload(presigned, large)
+
+    assert (response.status_code, s3_error_code(response)) == (403, "SignatureDoesNotMatch")
+    assert storage.object_size(key=presigned["storage_key"]) is None
+
+
+def test_a_declared_length_over_the_upload_limit_is_refused_at_presign(
+    api, device, session, settings
+):
+    response = presign(api(device), session, PHOTO, content_length=settings.MAX_UPLOAD_BYTES + 1)
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert set(body["error"]["details"]) == {"content_length"}
+    assert not Image.objects.exists()
 
 
 def test_the_worker_fails_an_object_over_the_size_limit_before_downloading(
@@ -180,3 +200,20 @@ def test_the_worker_fails_an_object_over_the_size_limit_before_downloading(
 
     detail = api(admin).get(f"/v1/images/{presigned['image_id']}").json()
     assert (detail["status"], detail["error"], detail["thumb_keys"]) == ("failed", "too_large", {})
+    # The failure is final: the object does not stay in the bucket.
+    assert storage.object_size(key=presigned["storage_key"]) is None
+
+
+def test_an_original_of_an_unsupported_format_does_not_stay_in_the_bucket(
+    api, device, admin, session, django_capture_on_commit_callbacks
+):
+    page = b"<html><script>alert(1)</script></html>"
+    presigned = presign(api(device), session, page, content_length=len(page)).json()
+    assert put_upload(presigned, page).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload_complete(api(device), presigned["image_id"]).status_code == 201
+
+    detail = api(admin).get(f"/v1/images/{presigned['image_id']}").json()
+    assert (detail["status"], detail["error"]) == ("failed", "unsupported_format")
+    assert storage.object_size(key=presigned["storage_key"]) is None
