@@ -470,10 +470,14 @@ REPROCESSABLE = (Image.Status.FAILED, Image.Status.PROCESSED)
 def image_reprocess(*, image: Image, actor: Any = None) -> bool:
     """``failed | processed → pending`` with a fresh attempts budget, and enqueue.
 
-    Returns False when the image is in any other state (nothing changes).
+    Returns False when the image is in any other state, or failed for a reason whose
+    original was deleted (nothing left to process; nothing changes).
     """
     with transaction.atomic():
-        moved = Image.objects.filter(pk=image.pk, status__in=REPROCESSABLE).update(
+        reprocessable = Image.objects.filter(pk=image.pk, status__in=REPROCESSABLE).exclude(
+            Q(status=Image.Status.FAILED) & ~Q(error__in=FAILURES_KEEPING_THE_ORIGINAL)
+        )
+        moved = reprocessable.update(
             status=Image.Status.PENDING, error="", attempts=0, processing_started_at=None
         )
         if not moved:

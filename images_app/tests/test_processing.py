@@ -469,6 +469,18 @@ def test_reprocess_leaves_other_states_alone(session, status):
     assert image.status == status
 
 
+@pytest.mark.parametrize(
+    ("error", "reprocessed"), [("checksum_mismatch", False), ("timeout", True)]
+)
+def test_reprocess_refuses_an_image_whose_original_was_deleted(session, error, reprocessed):
+    image = ImageFactory(session=session, status="failed", error=error)
+
+    assert image_reprocess(image=image) is reprocessed
+
+    image.refresh_from_db()
+    assert image.status == ("pending" if reprocessed else "failed")
+
+
 def test_the_reprocess_command_requeues_by_status_and_reprocesses(
     session, django_capture_on_commit_callbacks
 ):
