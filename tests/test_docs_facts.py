@@ -110,7 +110,7 @@ def test_the_make_test_check_looks_for_redis_where_the_tests_use_it():
 
 
 def runstack_default_port() -> int:
-    from imaging.management.commands.runstack import Command
+    from devtools.management.commands.runstack import Command
 
     return Command().create_parser("manage.py", "runstack").parse_args([]).port
 

@@ -1,4 +1,5 @@
-"""The access matrix (docs/security.md), cell by cell, through the API and the console.
+"""SECURITY.md, "Tenancy and function-level access (OWASP API1, API5)": the access matrix
+(docs/security.md), cell by cell, through the API and the console.
 
 Rows: who calls (a device, or a user by role). Columns: whose object it is —
 ``own`` (the caller captured it, at its site), ``colleague`` (someone else's, at the
