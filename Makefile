@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
+DEV := DEBUG=$${DEBUG:-true}
 
 .PHONY: run test test-faults venv migrate lint fmt check clean bench bench-api fuzz
 
@@ -18,11 +20,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 migrate: venv
-	$(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py migrate --noinput
 
 run: venv
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py runstack --host $(HOST) --port $(PORT)
+	$(DEV) $(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py runstack --host $(HOST) --port $(PORT)
 
 test: venv
 	bash scripts/ensure-test-deps.sh
@@ -42,7 +44,7 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix .
 
 check: venv
-	$(PY) manage.py makemigrations --check --dry-run
+	$(DEV) $(PY) manage.py makemigrations --check --dry-run
 	$(MAKE) lint
 
 clean:

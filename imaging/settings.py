@@ -1,7 +1,9 @@
 """Settings for 360 Imaging: one file, every deploy-specific value read once from the environment.
 
-Development works with zero configuration (SQLite and generated dev secrets under var/);
-production (DEBUG off) refuses to start without its secrets.
+DEBUG is off unless set: a process started without it runs as production and refuses to
+start without its secrets. Development turns it on (``make run``, ``.env.example``, the
+tests through pytest.ini) and then needs no other configuration (SQLite and generated dev
+secrets under var/).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # Development state (SQLite, dev secrets, the local SeaweedFS); production keeps nothing here.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 
 
 def _dev_secret(name: str) -> str:

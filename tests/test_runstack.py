@@ -198,7 +198,7 @@ def base_env(tmp_path: Path, s3_port: int) -> dict[str, str]:
         "VAR_DIR": str(tmp_path / "var"),
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
         "S3_PUBLIC_ENDPOINT_URL": "",
-        "DEBUG": "true",
+        # No DEBUG: make run turns development mode on by itself.
         "PYTHONUNBUFFERED": "1",
     }
 
