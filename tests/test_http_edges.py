@@ -148,6 +148,28 @@ def test_a_bearer_post_under_v1_is_never_a_csrf_failure_even_with_a_session_cook
     envelope(*answer, expected=(401, "UNAUTHORIZED"))
 
 
+# --- the admin console in production ---------------------------------------------------------
+
+
+def test_the_console_over_https_gets_hsts_secure_cookies_and_its_policy(web):
+    status, headers, _ = exchange(
+        web, b"GET /admin/login/ HTTP/1.1\r\nX-Forwarded-Proto: https\r\n"
+    )
+
+    assert status == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"
+    csrf_cookie = headers["Set-Cookie"]
+    assert "Secure" in csrf_cookie and "SameSite=Lax" in csrf_cookie
+    assert "script-src 'self';" in headers["Content-Security-Policy"]
+
+
+def test_the_console_over_plain_http_gets_no_hsts(web):
+    status, headers, _ = exchange(web, b"GET /admin/login/ HTTP/1.1\r\n")
+
+    assert status == 200
+    assert "Strict-Transport-Security" not in headers
+
+
 # --- errors gunicorn answers itself (HTML, before the app) -------------------------------------
 
 
