@@ -174,7 +174,8 @@ def api_images(stack_env: dict[str, str], base_url: str, session_id: str) -> lis
         subprocess.run(
             [".venv/bin/python", "manage.py", "issue_token", "--email", "admin@demo.example"],
             cwd=BASE_DIR,
-            env=stack_env,
+            # A developer's manage.py command on the development stack (DEBUG is off unset).
+            env={**stack_env, "DEBUG": "true"},
             capture_output=True,
             text=True,
             check=True,
