@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/imaging
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
+DEV := DEBUG=$${DEBUG:-true}
 
 .PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs
 
@@ -18,12 +20,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 migrate: venv
-	$(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py migrate --noinput
 
 # runstack refuses before printing anything when the port (or the S3 port) is taken, then
 # migrates and starts everything.
 run: venv
-	@$(PY) manage.py runstack --host $(HOST) --port $(PORT)
+	@$(DEV) $(PY) manage.py runstack --host $(HOST) --port $(PORT)
 
 test: venv
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} bash scripts/ensure-test-deps.sh
@@ -47,7 +49,7 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix .
 
 check: venv
-	$(PY) manage.py makemigrations --check --dry-run
+	$(DEV) $(PY) manage.py makemigrations --check --dry-run
 	$(MAKE) lint
 
 clean:

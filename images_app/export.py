@@ -4,7 +4,8 @@ Layout of ``session-<id>.zip``::
 
     manifest.json                      {"format": 1, "session": <GET /v1/sessions/:id>,
                                         "images": [<GET /v1/images/:id> + "files"]}
-    originals/<nn>_<image id>.jpg      spins by angle (nn = frame), stills in capture order
+    originals/<nn>[_<shot>]_<image id>.jpg   spins by angle (nn = frame), stills in capture
+                                        order; <shot> is a slug of the device's shot name
     thumbnails/<image id>/thumb_<px>.jpg
 
 The archive is reproducible: the same published photos give the same bytes (fixed entry
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +36,10 @@ from sessions_app.models import CaptureSession
 MANIFEST_FORMAT = 1
 # Zip entries carry a local time; a fixed one keeps the archive byte-for-byte reproducible.
 ENTRY_TIME = (2000, 1, 1, 0, 0, 0)
+# Shot names come from the device: only this alphabet reaches an entry name, so no path
+# separator, dot-dot, control character or markup gets into the archive or the terminal.
+_SLUG_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+SLUG_MAX_CHARS = 40
 
 
 class ExportError(Exception):
@@ -64,9 +71,17 @@ def _entry(name: str, *, compress: bool) -> zipfile.ZipInfo:
     return info
 
 
+def shot_slug(shot_name: str | None) -> str:
+    """``shot_name`` as [a-z0-9_-] (accents folded, the rest dashed); "" when nothing is left."""
+    folded = unicodedata.normalize("NFKD", shot_name or "").encode("ascii", "ignore").decode()
+    return _SLUG_UNSAFE.sub("-", folded.lower()).strip("-_")[:SLUG_MAX_CHARS].strip("-_")
+
+
 def _original_name(image: Image, position: int) -> str:
+    # Unique through the image id; the frame (or position) and the slug only help a reader.
     prefix = f"{image.frame_index:03d}" if image.frame_index is not None else f"{position:03d}"
-    label = f"_{image.shot_name}" if image.shot_name else ""
+    slug = shot_slug(image.shot_name)
+    label = f"_{slug}" if slug else ""
     return f"originals/{prefix}{label}_{image.id}.{CONTENT_TYPE_EXTENSIONS[image.content_type]}"
 
 

@@ -505,6 +505,7 @@ class SweepSummary:
     waiting: int = 0
     sessions_swept: list[uuid.UUID] = field(default_factory=list)
     objects_deleted: list[str] = field(default_factory=list)
+    revoked: list[uuid.UUID] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -513,7 +514,7 @@ class SweepSummary:
             f"{self.waiting} still within their upload window; "
             f"swept {len(self.sessions_swept)} sessions' objects, "
             f"deleted {len(self.objects_deleted)} no image claims"
-        )
+        ) + (f", failed {len(self.revoked)} sent by revoked devices" if self.revoked else "")
 
 
 def uploads_sweep(
@@ -533,6 +534,9 @@ def uploads_sweep(
       image is enqueued again and the task takes the claim over.
     - A pending image whose upload URL expired over an hour ago and that has no object
       fails with ``upload_missing``.
+    - An object nobody reported whose session's device has been revoked is not processed:
+      the image fails with ``device_revoked`` and the object is deleted (revocation takes
+      effect at once, also for a presigned PUT the device still held).
     - Objects no image claims are deleted, session by session (``_session_objects_sweep``):
       up to ``sessions_limit`` sessions a run, each once it is settled (finished longer
       ago than an upload URL lives) or open for over a day, and again only when something
@@ -555,8 +559,15 @@ def uploads_sweep(
         Q(uploaded_at__isnull=True, created_at__lt=cutoff) | Q(uploaded_at__lt=cutoff),
         status=Image.Status.PENDING,
     ).order_by("created_at", "id")
-    for image in quiet_pending.only("id", "org_id", "storage_key", "created_at")[:limit]:
+    quiet_pending = quiet_pending.annotate(device_revoked_at=F("session__device__revoked_at"))
+    for image in quiet_pending.only("id", "org_id", "storage_key", "created_at", "uploaded_at")[
+        :limit
+    ]:
         if storage.object_size(key=image.storage_key) is not None:
+            if image.device_revoked_at is not None and image.uploaded_at is None:
+                if _image_fail_device_revoked(image=image):
+                    summary.revoked.append(image.pk)
+                continue
             Image.objects.filter(
                 pk=image.pk, status=Image.Status.PENDING, uploaded_at__isnull=True
             ).update(uploaded_at=now)
@@ -648,4 +659,22 @@ def _image_fail_missing(*, image: Image) -> bool:
                 message="The upload never arrived.",
                 meta={"code": "upload_missing"},
             )
+    return bool(failed)
+
+
+def _image_fail_device_revoked(*, image: Image) -> bool:
+    """Fails an unreported upload of a revoked device and deletes its object."""
+    with transaction.atomic():
+        failed = Image.objects.filter(
+            pk=image.pk, status=Image.Status.PENDING, uploaded_at__isnull=True
+        ).update(status=Image.Status.FAILED, error="device_revoked", processed_at=timezone.now())
+        if failed:
+            _system_event(
+                image,
+                Event.Type.PROCESSING_FAILED,
+                message="Uploaded after its device was revoked.",
+                meta={"code": "device_revoked"},
+            )
+    if failed:
+        storage.delete_keys(keys=[image.storage_key])
     return bool(failed)

@@ -1,7 +1,9 @@
 """Settings for 360 Imaging: one file, every deploy-specific value read once from the environment.
 
-Development works with zero configuration (SQLite and generated dev secrets under var/);
-production (DEBUG off) refuses to start without its secrets.
+DEBUG is off unless set: a process started without it runs as production and refuses to
+start without its secrets. Development turns it on (``make run``, ``.env.example``, the
+tests through pytest.ini) and then needs no other configuration (SQLite and generated dev
+secrets under var/).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # Development state (SQLite, dev secrets, the local SeaweedFS); production keeps nothing here.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 
 
 def _dev_secret(name: str) -> str:
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "imaging.api.middleware.RequestIdMiddleware",
     "imaging.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "imaging.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "imaging.api.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -312,7 +315,22 @@ METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.
 METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
 METRICS_WORKER_ADDRESS = env.str("METRICS_WORKER_ADDRESS", default="127.0.0.1")
 
+# --- The admin console in the browser
 if not DEBUG:
+    # The TLS proxy in front says the request came over HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+# Cookies only over HTTPS in production; never readable from scripts; not sent on
+# cross-site subrequests or POSTs (SameSite=Lax).
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# A reviewer's login lasts a working day (as a user API token does), then asks again.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+# HSTS on responses to HTTPS requests (Django sends none over plain HTTP); off in development.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Pages that get the console's Content-Security-Policy (imaging/csp.py).
+CSP_PATH_PREFIXES = ["/admin/"]

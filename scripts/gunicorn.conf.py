@@ -11,7 +11,7 @@ import os
 from prometheus_client import multiprocess
 
 _format = os.environ.get("LOG_FORMAT") or (
-    "text" if os.environ.get("DEBUG", "true").lower() in ("1", "true", "yes", "on") else "json"
+    "text" if os.environ.get("DEBUG", "false").lower() in ("1", "true", "yes", "on") else "json"
 )
 
 accesslog = None

@@ -164,6 +164,36 @@ def test_production_settings_refuse_to_start_without_their_secrets(tmp_path):
     assert "Set SECRET_KEY: it is required when DEBUG is off." in result.stderr
 
 
+def test_a_process_started_without_debug_set_runs_as_production(tmp_path):
+    env = production_env(tmp_path)
+    del env["DEBUG"]
+    show = "from django.conf import settings; print(settings.DEBUG, settings.LOG_FORMAT)"
+
+    started = entrypoint("python", "manage.py", "shell", "-c", show, env=env)
+    del env["SECRET_KEY"]
+    refused = entrypoint("python", "manage.py", "shell", "-c", show, env=env)
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip().splitlines()[-1] == "False json"
+    assert refused.returncode != 0
+    assert "Set SECRET_KEY: it is required when DEBUG is off." in refused.stderr
+
+
+def test_console_cookie_and_hsts_settings_come_from_the_environment(tmp_path):
+    show = (
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_AGE, "
+        "s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    )
+    production = production_env(tmp_path, SESSION_COOKIE_AGE="3600", SECURE_HSTS_SECONDS="600")
+    development = {**production_env(tmp_path), "DEBUG": "true"}
+
+    configured = entrypoint("python", "manage.py", "shell", "-c", show, env=production)
+    defaults = entrypoint("python", "manage.py", "shell", "-c", show, env=development)
+
+    assert configured.stdout.strip().splitlines()[-1] == "3600 600 True True"
+    assert defaults.stdout.strip().splitlines()[-1] == "28800 0 False False"
+
+
 def test_any_other_command_runs_as_given(tmp_path):
     result = entrypoint(
         "python", "-c", "import os; print(os.getcwd())", env=production_env(tmp_path)

@@ -176,7 +176,8 @@ def api_images(stack_env: dict[str, str], base_url: str, session_id: str) -> lis
         subprocess.run(
             [".venv/bin/python", "manage.py", "issue_token", "--email", "admin@demo.example"],
             cwd=BASE_DIR,
-            env=stack_env,
+            # A developer's manage.py command on the development stack (DEBUG is off unset).
+            env={**stack_env, "DEBUG": "true"},
             capture_output=True,
             text=True,
             check=True,
@@ -200,7 +201,7 @@ def base_env(tmp_path: Path, s3_port: int) -> dict[str, str]:
         "VAR_DIR": str(tmp_path / "var"),
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
         "S3_PUBLIC_ENDPOINT_URL": "",
-        "DEBUG": "true",
+        # No DEBUG: make run turns development mode on by itself.
         "PYTHONUNBUFFERED": "1",
     }
 

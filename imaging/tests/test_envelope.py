@@ -143,3 +143,12 @@ def test_openapi_schema_and_docs_are_served(api):
     assert "/v1/auth/device" in schema["paths"]
     assert "bearerAuth" in schema["components"]["securitySchemes"]
     assert api().get("/v1/docs").status_code == 200
+
+
+def test_a_chunked_body_a_server_passes_on_undecoded_is_a_411_envelope(api):
+    # Django's test server, like runserver, hands over the raw stream (no
+    # wsgi.input_terminated); gunicorn de-chunks (tests/test_http_edges.py).
+    response = api().post(
+        "/v1/auth/device", DEVICE_BODY, format="json", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    assert_envelope(response, 411, "LENGTH_REQUIRED")

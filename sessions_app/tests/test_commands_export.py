@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from io import StringIO
 
@@ -26,15 +27,16 @@ def run(*args: str) -> list[str]:
     return out.getvalue().strip().splitlines()
 
 
-def add_photo(session, *, frame: int, publish_as=None):
+def add_photo(session, *, frame: int, publish_as=None, shot_name=None):
     out = io.BytesIO()
     PILImage.effect_noise((320, 240), 40 + frame).convert("RGB").save(out, "JPEG")
     data = out.getvalue()
     image = ImageFactory(
         session=session,
         content_sha256=hashlib.sha256(data).hexdigest(),
-        frame_index=frame,
-        angle_deg=frame * 15,
+        frame_index=None if shot_name else frame,
+        angle_deg=None if shot_name else frame * 15,
+        shot_name=shot_name,
     )
     storage.put_bytes(key=image.storage_key, data=data, content_type="image/jpeg")
     image_process(image_id=image.id)
@@ -132,3 +134,65 @@ def test_an_output_in_a_missing_directory_is_refused(spin, tmp_path):
     with pytest.raises(CommandError) as refused:
         run("export_session", str(session.id), "-o", str(tmp_path / "nope" / "x.zip"))
     assert str(refused.value) == f"no directory {tmp_path / 'nope'}"
+
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+SAFE_ENTRY = re.compile(
+    rf"manifest\.json|originals/\d{{3}}(_[a-z0-9][a-z0-9_-]*)?_{UUID}\.jpg"
+    rf"|thumbnails/{UUID}/thumb_\d+\.jpg"
+)
+HOSTILE_SHOT_NAMES = [
+    "../../etc/passwd",
+    "/etc/shadow",
+    "..\\..\\windows\\win.ini",
+    "<script>alert(1)</script>",
+    "\x1b[2Jcleared\x07",
+    "Ünïcödé 前面 🚗",
+    "x" * 64,
+    "..",
+    "   ",
+    "front_left",
+]
+
+
+def test_hostile_shot_names_give_only_safe_unique_entry_names(org, site, admin, tmp_path):
+    session = CaptureSessionFactory(org=org, site=site, operator=admin, mode="stills")
+    for frame, shot in enumerate(HOSTILE_SHOT_NAMES):
+        add_photo(session, frame=frame, shot_name=shot, publish_as=admin)
+    target = tmp_path / "stills.zip"
+
+    run("export_session", str(session.id), "-o", str(target))
+
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+    assert len(names) == len(set(names)) == 1 + 4 * len(HOSTILE_SHOT_NAMES)
+    unsafe = [name for name in names if not SAFE_ENTRY.fullmatch(name) or len(name) > 120]
+    assert unsafe == []
+    originals = {image["shot_name"]: image["files"]["original"] for image in manifest["images"]}
+    assert set(originals) == set(HOSTILE_SHOT_NAMES)  # the manifest keeps the name as sent
+    assert originals["../../etc/passwd"].startswith("originals/000_etc-passwd_")
+    assert originals["Ünïcödé 前面 🚗"].startswith("originals/005_unicode_")
+    assert re.fullmatch(rf"originals/007_{UUID}\.jpg", originals[".."])
+    assert originals["front_left"].startswith("originals/009_front_left_")
+    assert set(names) >= set(originals.values())
+
+
+@pytest.mark.parametrize(
+    ("shot_name", "slug"),
+    [
+        ("../../etc/passwd", "etc-passwd"),
+        ("<script>", "script"),
+        ("a\x00b", "a-b"),
+        ("\x00", ""),
+        ("Ünïcödé", "unicode"),
+        ("x" * 500, "x" * 40),
+        (None, ""),
+    ],
+)
+def test_a_shot_name_becomes_a_slug_of_lowercase_letters_digits_dash_and_underscore(
+    shot_name, slug
+):
+    from images_app.export import shot_slug
+
+    assert shot_slug(shot_name) == slug

@@ -206,7 +206,12 @@ def test_a_bad_argument_exits_non_zero_with_a_one_line_reason(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "purge", "--abandoned-older-than", "soon"],
         cwd=django_settings.BASE_DIR,
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+            "DEBUG": "true",  # an operator's shell on a development checkout
+            "VAR_DIR": str(tmp_path / "var"),
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -65,8 +65,18 @@ def page(chromium, live_server):
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    # The console's Content-Security-Policy must never block its own scripts, styles or
+    # photos: Chromium reports each refusal on the console.
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert refused == []
 
 
 def log_in(page, user) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.tests.factories import DeviceFactory, UserFactory
@@ -44,8 +45,9 @@ def test_a_reviewer_turns_the_spin_and_publishes_selected_frames(page, live_serv
     page.wait_for_url(f"**{review_path(session)}")
 
     viewer = page.locator("#spin-viewer")
-    # Every frame preloaded (22 of 24 angles exist).
-    page.wait_for_function("document.getElementById('spin-viewer').dataset.loaded === '22'")
+    # Every frame preloaded (22 of 24 angles exist). A locator assertion, not
+    # wait_for_function: that evaluates a string in the page, which its policy forbids.
+    expect(viewer).to_have_attribute("data-loaded", "22", timeout=10_000)
     assert page.locator("#spin-coverage-summary").inner_text().startswith("22 of 24 angles")
     assert "Missing 2: 105°, 120°" in page.locator("#spin-coverage-summary").inner_text()
     assert page.locator(".image-card.qc-fail .card-label").inner_text() == "210°"
@@ -91,7 +93,7 @@ def test_a_reviewer_turns_the_spin_and_publishes_selected_frames(page, live_serv
         assert card.get_attribute("data-status") == "published"
 
     # The page as the README shows it: the car at a three-quarter view, two frames published.
-    page.wait_for_function("document.getElementById('spin-viewer').dataset.loaded === '22'")
+    expect(viewer).to_have_attribute("data-loaded", "22", timeout=10_000)
     viewer.focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")

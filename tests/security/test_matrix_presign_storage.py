@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -217,3 +218,71 @@ def test_an_original_of_an_unsupported_format_does_not_stay_in_the_bucket(
     detail = api(admin).get(f"/v1/images/{presigned['image_id']}").json()
     assert (detail["status"], detail["error"]) == ("failed", "unsupported_format")
     assert storage.object_size(key=presigned["storage_key"]) is None
+
+
+# --- a presigned PUT outlives the device's revocation: the upload does not
+
+
+def real_photo() -> bytes:
+    import io
+
+    from PIL import Image as PILImage
+
+    out = io.BytesIO()
+    PILImage.effect_noise((640, 480), 60).convert("RGB").save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_an_upload_put_after_its_device_was_revoked_is_failed_and_deleted_by_the_sweeper(
+    api, device, admin, session
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import device_revoke
+    from images_app.services import uploads_sweep
+
+    data = real_photo()
+    presigned = presign(api(device), session, data).json()
+    device_revoke(device=device, actor=admin)
+    # The URL is still good (the store cannot know) and the device's report is refused...
+    assert put_upload(presigned, data).status_code == 200
+    assert upload_complete(api(device), presigned["image_id"]).status_code == 401
+
+    # ...so only the sweeper finds the object, and does not process it.
+    summary = uploads_sweep(now=timezone.now() + timedelta(minutes=11))
+
+    assert summary.revoked == [uuid.UUID(presigned["image_id"])] and summary.enqueued == []
+    detail = api(admin).get(f"/v1/images/{presigned['image_id']}").json()
+    assert (detail["status"], detail["error"], detail["thumb_keys"]) == (
+        "failed",
+        "device_revoked",
+        {},
+    )
+    assert storage.object_size(key=Image.objects.get().storage_key) is None
+    assert str(summary).endswith(", failed 1 sent by revoked devices")
+
+
+def test_an_upload_the_device_reported_before_its_revocation_is_still_processed(
+    api, device, admin, session, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import device_revoke
+    from images_app.services import uploads_sweep
+
+    data = real_photo()
+    presigned = presign(api(device), session, data).json()
+    assert put_upload(presigned, data).status_code == 200
+    with django_capture_on_commit_callbacks(execute=False):  # the broker loses the task
+        assert upload_complete(api(device), presigned["image_id"]).status_code == 201
+    device_revoke(device=device, actor=admin)
+
+    summary = uploads_sweep(now=timezone.now() + timedelta(minutes=11))
+
+    assert summary.enqueued == [uuid.UUID(presigned["image_id"])] and summary.revoked == []
+    detail = api(admin).get(f"/v1/images/{presigned['image_id']}").json()
+    assert detail["status"] == "processed"
