@@ -61,11 +61,11 @@ docs: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: venv
-	$(PY) bench/pipeline.py
+	$(DEV) $(PY) bench/pipeline.py
 
 fuzz: venv
-	$(PY) scripts/fuzz.py
+	$(DEV) $(PY) scripts/fuzz.py
 
 bench-api: venv
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(PY) bench/api_load.py
+	$(DEV) $(PY) bench/api_load.py
