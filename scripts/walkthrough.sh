@@ -83,7 +83,8 @@ echo "6. session complete"
 
 # 7. Read the image back as a user (devices cannot read images) until it is processed.
 if [ -z "${READ_TOKEN:-}" ]; then
-  READ_TOKEN=$(cd "$ROOT" && "$PYTHON" manage.py issue_token \
+  # The development server's settings (make run sets DEBUG=true the same way).
+  READ_TOKEN=$(cd "$ROOT" && DEBUG="${DEBUG:-true}" "$PYTHON" manage.py issue_token \
     --email "${READER_EMAIL:-reviewer@demo.example}" | tail -n 1)
 fi
 for _ in $(seq 60); do
