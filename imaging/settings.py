@@ -266,6 +266,9 @@ CELERY_BEAT_SCHEDULE = {
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 # Claims of one image before it fails with ``too_many_attempts`` (counted in the database).
 PROCESS_MAX_ATTEMPTS = env.int("PROCESS_MAX_ATTEMPTS", default=5)
+# Scans of one progressive JPEG before it fails with ``too_many_scans``, unread (photos
+# have about 10; each scan costs a pass over the whole image however small it is).
+PROCESS_MAX_JPEG_SCANS = env.int("PROCESS_MAX_JPEG_SCANS", default=100)
 
 # --- Logs and metrics (imaging/observability.py)
 # "json": one JSON object per line on stdout (production); "text": readable lines (DEBUG).
