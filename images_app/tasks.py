@@ -2,6 +2,8 @@
 
 ``acks_late`` + ``reject_on_worker_lost``: a task whose worker dies is redelivered, not
 lost; the service's claim makes the second run safe. Only transient errors are retried.
+Each image is processed within its own time limits (``PROCESS_SOFT_TIME_LIMIT``: the image
+fails with ``timeout``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from images_app.storage import StorageUnavailable
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=settings.PROCESS_MAX_ATTEMPTS,
+    # One image's budget, far below the default limits: at the soft limit the service fails
+    # the image with ``timeout`` (no retry) and the process is free for the next task.
+    soft_time_limit=settings.PROCESS_SOFT_TIME_LIMIT,
+    time_limit=settings.PROCESS_TIME_LIMIT,
 )
 def process_image(self, image_id: str) -> str:
     # A redelivered message means the worker that held it died (or outlived the visibility
