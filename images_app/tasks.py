@@ -2,8 +2,8 @@
 
 ``acks_late`` + ``reject_on_worker_lost``: a task whose worker dies is redelivered, not
 lost; the service's claim makes the second run safe. Only transient errors are retried.
-Each image is processed within its own time limits (``PROCESS_SOFT_TIME_LIMIT``: the image
-fails with ``timeout``).
+Images are processed in turn per organisation (``images_app/fairness.py``), each within
+its own time limits (``PROCESS_SOFT_TIME_LIMIT``: the image fails with ``timeout``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from images_app import services
+from images_app import fairness, services
 from images_app.storage import StorageUnavailable
 
 
@@ -37,7 +37,7 @@ def process_image(self, image_id: str) -> str:
     # A redelivered message means the worker that held it died (or outlived the visibility
     # timeout, which exceeds the hard time limit): its claim may be taken over at once.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    return services.image_process(image_id=image_id, reclaim=redelivered)
+    return fairness.image_process_in_turn(image_id=image_id, reclaim=redelivered)
 
 
 @shared_task(acks_late=True, ignore_result=True)

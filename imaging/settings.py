@@ -280,6 +280,9 @@ if not 0 < PROCESS_SOFT_TIME_LIMIT < PROCESS_TIME_LIMIT <= CELERY_TASK_TIME_LIMI
     raise environ.ImproperlyConfigured(
         "Need 0 < PROCESS_SOFT_TIME_LIMIT < PROCESS_TIME_LIMIT <= CELERY_TASK_TIME_LIMIT."
     )
+# Images of one organisation processed at once, across all workers (0: no cap). Keep it
+# below the number of worker processes, so that another org always finds one free.
+PROCESS_ORG_CONCURRENCY = env.int("PROCESS_ORG_CONCURRENCY", default=1)
 
 # --- Logs and metrics (imaging/observability.py)
 # "json": one JSON object per line on stdout (production); "text": readable lines (DEBUG).

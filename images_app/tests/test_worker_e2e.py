@@ -3,8 +3,9 @@
 A device enrolls, opens a session, presigns, PUTs the bytes to the store, reports
 upload_complete; a ``celery -A imaging worker`` process (prefork pool) processes the photo
 against the same test database. Killing that worker mid-task (a pool child, or the main
-process) loses nothing and processes the photo exactly once. A scan bomb fails unread, and
-an image over its time budget fails with ``timeout`` and frees its worker.
+process) loses nothing and processes the photo exactly once. A scan bomb fails unread, an
+image over its time budget fails with ``timeout`` and frees its worker, and another org's
+photo is processed while the first org floods the queue.
 """
 
 from __future__ import annotations
@@ -474,10 +475,33 @@ def test_a_worker_killed_mid_task_loses_nothing_after_a_restart(web, workers, tm
     assert Event.objects.filter(entity_id=image_id, type="processed").count() == 1
 
 
-# --- one image cannot cost minutes --------------------------------------------------------
-# The figures (how long until a bomb fails) are printed with ``-s``, not asserted.
+# --- one image cannot cost minutes, one org cannot starve the others ----------------------
+# The figures (how long until a bomb fails, how long another org's photo waits) are printed
+# with ``-s``, not asserted.
 
 PHOTO = FIXTURES / "mei_samsung_sm-j327t1_orient6.jpg"  # 5 MP phone JPEG
+FLOOD = 12
+
+
+@pytest.fixture
+def other_web(live_server, other_org, other_site_of_other_org) -> dict:
+    """A device of a second organisation, talking HTTP to the same live server."""
+    _, code = enrollment_code_create(org=other_org, uses=1)
+    enrolled = Api(live_server.url).ok(
+        "POST",
+        "/auth/device",
+        {
+            "org_id": str(other_org.id),
+            "platform": "android",
+            "model": "Pixel 8",
+            "app_version": "1.0.0",
+            "enrollment_code": code,
+        },
+    )
+    return {
+        "device": Api(live_server.url, enrolled["access_token"]),
+        "site_id": str(other_site_of_other_org.id),
+    }
 
 
 def uploaded(web, *photos: bytes) -> list[str]:
@@ -536,3 +560,32 @@ def test_an_image_over_its_time_budget_fails_with_timeout_and_frees_the_worker(
     assert done_image(photo_id).status == "processed"
     assert Image.objects.get(pk=bomb_id).attempts == 1
     print(f"\ndecoded scan bomb failed with timeout {failed_after:.2f} s after upload_complete")
+
+
+def test_a_second_orgs_photo_is_processed_while_the_first_org_floods_the_queue(
+    web, other_web, workers
+):
+    workers(concurrency=2)
+    photo = PHOTO.read_bytes()
+    # Distinct bytes (and checksums) per upload: data after EOI is never decoded.
+    flood = uploaded(web, *(photo + index.to_bytes(2, "big") for index in range(FLOOD)))
+    [single] = uploaded(other_web, photo)
+
+    report_complete(web, *flood)  # FLOOD tasks ahead of the other org's one in the queue
+    started = time.monotonic()
+    report_complete(other_web, single)
+    image, waited = seconds_until_done(single, started)
+    flood_left = Image.objects.filter(pk__in=flood).exclude(status="processed").count()
+    flood_done = Image.objects.filter(pk__in=flood, status="processed")
+    wait_until(lambda: flood_done.count() == FLOOD, what="the flood to be processed")
+    print(
+        f"\nother org's photo waited {waited:.2f} s with {flood_left} of {FLOOD} flood images "
+        f"still to do; the flood took {time.monotonic() - started:.2f} s"
+    )
+
+    assert image.status == "processed"
+    assert flood_left >= FLOOD // 2
+    # The backlog went on, one image per freed turn: each processed once, and no attempt
+    # used up while it waited.
+    assert sorted(set(flood_done.values_list("attempts", flat=True))) == [1]
+    assert Event.objects.filter(entity_id__in=flood, type="processed").count() == FLOOD
