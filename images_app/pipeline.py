@@ -152,6 +152,10 @@ _JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
 # Markers without a length: TEM, RST0-7, SOI.
 _JPEG_PARAMETERLESS = frozenset({0x01, *range(0xD0, 0xD8), 0xD8})
+# Start of frame, and those libjpeg decodes sequentially (baseline, extended, lossless;
+# Huffman or arithmetic): their first scan, if it covers every component, is the only one.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_SOF_SEQUENTIAL = frozenset({0xC0, 0xC1, 0xC3, 0xC9, 0xCB})
 
 _EXIF_DATETIME = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _EXIF_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
@@ -208,7 +212,8 @@ def sniff_format(data: bytes) -> str | None:
 
 def jpeg_scan_count(data: bytes, *, max_scans: int, max_segments: int = MAX_JPEG_SEGMENTS) -> int:
     """How many scans (SOS segments) libjpeg would decode from `data`, walking the marker
-    stream as libjpeg does, up to EOI or the end of the bytes.
+    stream as libjpeg does, up to EOI or the end of the bytes; a sequential JPEG whose first
+    scan covers every component (a baseline camera JPEG) has that one scan only.
 
     Raises ``too_many_scans`` past `max_scans`, ``too_many_segments`` past `max_segments`
     other markers. Cost: one regex search (C speed) per segment, so linear in the bytes and
@@ -218,7 +223,8 @@ def jpeg_scan_count(data: bytes, *, max_scans: int, max_segments: int = MAX_JPEG
     a motion photo's video) are never counted; garbage between segments is skipped as
     libjpeg skips it, so it cannot hide a scan.
     """
-    scans = segments = 0
+    scans = segments = frames = 0
+    single_scan_components = None  # a sequential frame's component count
     position = 2  # after SOI
     size = len(data)
     while True:
@@ -237,10 +243,24 @@ def jpeg_scan_count(data: bytes, *, max_scans: int, max_segments: int = MAX_JPEG
             return scans
         if marker in _JPEG_PARAMETERLESS:
             continue
-        if position + 2 > size:
+        if position + 3 > size:
             return scans
         # libjpeg reads the two length bytes and skips what remains: never less than nothing.
         length = int.from_bytes(data[position : position + 2], "big")
+        if marker in _JPEG_SOF:
+            frames += 1
+            if marker in _JPEG_SOF_SEQUENTIAL and position + 7 < size:
+                single_scan_components = data[position + 7]
+        elif (
+            marker == _JPEG_SOS
+            and scans == 0
+            and frames == 1
+            and data[position + 2] == single_scan_components
+        ):
+            # One sequential scan of every component: libjpeg decodes it and refuses a second
+            # SOS (JERR_EOI_EXPECTED). Nearly every camera JPEG ends the walk here, before its
+            # entropy-coded data.
+            return 1
         position += max(length, 2)
         if marker == _JPEG_SOS:
             scans += 1

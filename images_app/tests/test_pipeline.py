@@ -601,6 +601,33 @@ def test_exactly_the_scan_limit_is_decoded_and_one_more_is_refused():
     assert error.value.code == "too_many_scans"
 
 
+def test_a_baseline_jpeg_repeating_its_only_scan_is_refused_by_the_decoder_at_once():
+    with Image.open(io.BytesIO(progressive_jpeg(size=(400, 267)))) as image:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85)
+    data = out.getvalue()
+    [(start, end)] = scan_segments(data)
+    bomb = data[:end] + data[start:end] * 500 + data[end:]
+
+    # libjpeg decodes a sequential scan of every component, then refuses a second SOS: the
+    # walk ends at the first scan, before the entropy-coded data.
+    assert jpeg_scan_count(bomb, max_scans=MAX_JPEG_SCANS) == 1
+    with pytest.raises(PipelineError) as error:
+        process_image_bytes(bomb, content_type="image/jpeg")
+    assert error.value.code == "corrupt_image"
+
+
+def test_sequential_scans_of_one_component_each_are_all_counted():
+    frame = b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03" + b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    scan = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\x12\x34\xff\x00\x56"
+    data = b"\xff\xd8" + frame + scan * (MAX_JPEG_SCANS + 1) + b"\xff\xd9"
+
+    with pytest.raises(PipelineError) as error:
+        jpeg_scan_count(data, max_scans=MAX_JPEG_SCANS)
+
+    assert error.value.code == "too_many_scans"
+
+
 def test_garbage_bytes_between_scans_do_not_hide_them_from_the_count():
     data = progressive_jpeg(size=(400, 267))
     start, end = scan_segments(data)[4]
