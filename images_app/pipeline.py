@@ -12,20 +12,27 @@ What one call does, in order:
    are accepted; anything else (PNG, GIF, PHP or HTML named ``.jpg``) is
    ``unsupported_format`` and is rejected before any decoder runs. Real image bytes that
    contradict the declared content type are ``format_mismatch``.
-3. Decode once. JPEG uses ``draft()`` so libjpeg decodes at the most reduced 1/2, 1/4 or 1/8
+3. Work bound, JPEG: the marker stream is walked before any decoder runs (`jpeg_scan_count`)
+   and a progressive JPEG with more than `MAX_JPEG_SCANS` scans is ``too_many_scans``, a file
+   with more than `MAX_JPEG_SEGMENTS` marker segments ``too_many_segments``. Each scan costs a
+   pass over every 8x8 block of the components it covers however few bytes it has: one 15-byte
+   scan repeated thousands of times makes a file of a few hundred KB that libjpeg needs minutes
+   of CPU to decode, and libjpeg's own API has no limit on scans (djpeg's ``-maxscans`` and
+   TurboJPEG's scan limit are the application's progress monitor, which Pillow does not set).
+4. Decode once. JPEG uses ``draft()`` so libjpeg decodes at the most reduced 1/2, 1/4 or 1/8
    scale that still covers the 1200 px thumbnail; HEIC is fully decoded by pillow-heif
    (libheif cannot decode at a reduced scale). Truncated or corrupt data is
    ``corrupt_image``; ``ImageFile.LOAD_TRUNCATED_IMAGES`` is never turned on.
-4. Orientation is applied exactly once. JPEG: EXIF Orientation 1-8, invalid values (0, a
+5. Orientation is applied exactly once. JPEG: EXIF Orientation 1-8, invalid values (0, a
    string, a float) are ignored. HEIC: libheif already applies the container's ``irot`` /
    ``imir`` transforms, and the EXIF Orientation inside a HEIC is only informative, so it is
    never applied again (doing so would turn an iPhone portrait on its side).
-5. Width and height are those of the upright original at full resolution.
-6. Thumbnails 1200 -> 600 -> 150 px on the longest side, each made from the previous one,
+6. Width and height are those of the upright original at full resolution.
+7. Thumbnails 1200 -> 600 -> 150 px on the longest side, each made from the previous one,
    re-encoded as baseline RGB JPEG (quality 85) with no EXIF, GPS, XMP or ICC segments.
    Photos tagged with a non-sRGB ICC profile (Display P3 on iPhones) are converted to sRGB
    first, so the untagged thumbnails show the right colours. Nothing is ever upscaled.
-7. QC on the 1200 px grayscale: sharpness is the variance of the 3x3 Laplacian, so the score
+8. QC on the 1200 px grayscale: sharpness is the variance of the 3x3 Laplacian, so the score
    does not depend on the sensor size; exposure comes from the luminance histogram (mean,
    share of pixels at or below 2 and at or above 253). Statuses ``pass``/``warn``/``fail``
    use `DEFAULT_QC_THRESHOLDS` with the organisation's overrides merged over them.
@@ -73,6 +80,14 @@ THUMB_JPEG_QUALITY = 85
 # 64 MP: every default phone mode and 61 MP cameras pass, 108/200 MP modes do not (see above).
 MAX_IMAGE_PIXELS = 64_000_000
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+# Progressive JPEGs from cameras, phones, browsers, Pillow, libjpeg and mozjpeg have 6 to
+# about 20 scans (a baseline JPEG has one). A file may split the coefficients finer, but
+# no encoder in use does: past 100 scans the extra decode work buys a photo nothing.
+MAX_JPEG_SCANS = 100
+# Other marker segments of one JPEG (APPn, DQT, DHT, SOF, ...): photos have 10 to 60.
+# The walk below and Pillow's own header parser both take one Python step per segment.
+MAX_JPEG_SEGMENTS = 1000
 
 # Registered once per process. Embedded HEIF thumbnails are never wanted (draft() could pick
 # one instead of the photo), nor depth maps and gain maps.
@@ -125,6 +140,20 @@ _UPRIGHT_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _SIDEWAYS_ORIENTATIONS = frozenset({5, 6, 7, 8})
+
+# JPEG markers, read as libjpeg reads them (jdmarker.c next_marker, jdhuff.c): 0xFF, any
+# number of 0xFF fill bytes, then the code. Between segments a code of 0x00 is not a marker
+# (libjpeg skips such bytes as garbage); inside entropy-coded data 0xFF 0x00 is a stuffed
+# 0xFF and RST0-7 belong to the scan. One byte of lookahead: linear, no backtracking.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xff]")
+_JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
+# Markers without a length: TEM, RST0-7, SOI.
+_JPEG_PARAMETERLESS = frozenset({0x01, *range(0xD0, 0xD8), 0xD8})
+# Start of frame, and those libjpeg decodes sequentially (baseline, extended, lossless;
+# Huffman or arithmetic): their first scan, if it covers every component, is the only one.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_SOF_SEQUENTIAL = frozenset({0xC0, 0xC1, 0xC3, 0xC9, 0xCB})
 
 _EXIF_DATETIME = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _EXIF_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
@@ -179,6 +208,71 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def jpeg_scan_count(data: bytes, *, max_scans: int, max_segments: int = MAX_JPEG_SEGMENTS) -> int:
+    """How many scans (SOS segments) libjpeg would decode from `data`, walking the marker
+    stream as libjpeg does, up to EOI or the end of the bytes; a sequential JPEG whose first
+    scan covers every component (a baseline camera JPEG) has that one scan only.
+
+    Raises ``too_many_scans`` past `max_scans`, ``too_many_segments`` past `max_segments`
+    other markers. Cost: one regex search (C speed) per segment, so linear in the bytes and
+    bounded by `max_scans` + `max_segments` Python steps. Truncated or garbage input ends
+    the walk quietly: telling a broken file is the decoder's job, counting its work is ours.
+    Segment payloads (an EXIF thumbnail's own scans) and whatever follows EOI (an MPF image,
+    a motion photo's video) are never counted; garbage between segments is skipped as
+    libjpeg skips it, so it cannot hide a scan.
+    """
+    scans = segments = frames = 0
+    single_scan_components = None  # a sequential frame's component count
+    position = 2  # after SOI
+    size = len(data)
+    while True:
+        found = _JPEG_NEXT_MARKER.search(data, position)
+        if found is None:
+            return scans
+        marker = data[found.end() - 1]
+        position = found.end()
+        if marker != _JPEG_SOS:
+            segments += 1
+            if segments > max_segments:
+                raise PipelineError(
+                    "too_many_segments", f"more than {max_segments} JPEG marker segments"
+                )
+        if marker == _JPEG_EOI:
+            return scans
+        if marker in _JPEG_PARAMETERLESS:
+            continue
+        if position + 3 > size:
+            return scans
+        # libjpeg reads the two length bytes and skips what remains: never less than nothing.
+        length = int.from_bytes(data[position : position + 2], "big")
+        if marker in _JPEG_SOF:
+            frames += 1
+            if marker in _JPEG_SOF_SEQUENTIAL and position + 7 < size:
+                single_scan_components = data[position + 7]
+        elif (
+            marker == _JPEG_SOS
+            and scans == 0
+            and frames == 1
+            and data[position + 2] == single_scan_components
+        ):
+            # One sequential scan of every component: libjpeg decodes it and refuses a second
+            # SOS (JERR_EOI_EXPECTED). Nearly every camera JPEG ends the walk here, before its
+            # entropy-coded data.
+            return 1
+        position += max(length, 2)
+        if marker == _JPEG_SOS:
+            scans += 1
+            if scans > max_scans:
+                raise PipelineError(
+                    "too_many_scans",
+                    f"more than {max_scans} scans; a progressive JPEG needs about 10",
+                )
+            scan_end = _JPEG_SCAN_END.search(data, position)
+            if scan_end is None:
+                return scans
+            position = scan_end.start()
+
+
 def qc_thresholds_resolve(overrides: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Defaults with an organisation's overrides on top; unknown keys and non-numbers are
     ignored so a bad setting can never stop processing."""
@@ -200,6 +294,7 @@ def process_image_bytes(
     content_type: str,
     expected_sha256: str | None = None,
     thresholds: Mapping[str, Any] | None = None,
+    max_jpeg_scans: int = MAX_JPEG_SCANS,
 ) -> PipelineResult:
     """Verify, decode once, and return dimensions, EXIF summary, thumbnails and QC.
 
@@ -210,7 +305,7 @@ def process_image_bytes(
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected_sha256.strip().lower():
             raise PipelineError("checksum_mismatch", f"content SHA-256 is {actual}")
-    preview = upright_preview(data, content_type=content_type)
+    preview = upright_preview(data, content_type=content_type, max_jpeg_scans=max_jpeg_scans)
     thumbnails = _thumbnails_encode(preview)
     gray = preview.image.convert("L")
     return PipelineResult(
@@ -222,7 +317,9 @@ def process_image_bytes(
     )
 
 
-def upright_preview(data: bytes, *, content_type: str) -> UprightPreview:
+def upright_preview(
+    data: bytes, *, content_type: str, max_jpeg_scans: int = MAX_JPEG_SCANS
+) -> UprightPreview:
     """Check the format, decode once and reduce to the largest thumbnail, upright and sRGB."""
     if not data:
         raise PipelineError("empty_file", "the object has no bytes")
@@ -233,6 +330,8 @@ def upright_preview(data: bytes, *, content_type: str) -> UprightPreview:
         raise PipelineError("unsupported_format", "the bytes are neither JPEG nor HEIC")
     if sniffed != content_type:
         raise PipelineError("format_mismatch", f"declared {content_type}, the bytes are {sniffed}")
+    if content_type == JPEG:
+        jpeg_scan_count(data, max_scans=max_jpeg_scans)
 
     with _decode_guard():
         image = Image.open(io.BytesIO(data), formats=[_FORMAT_BY_CONTENT_TYPE[content_type]])

@@ -189,6 +189,7 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
                 expected_sha256=image.content_sha256,
                 # The pipeline merges the org's overrides over its defaults.
                 thresholds=image.org.qc_thresholds or None,
+                max_jpeg_scans=settings.PROCESS_MAX_JPEG_SCANS,
             )
         except pipeline.PipelineError as exc:
             if _image_fail(image=image, token=token, code=exc.code, message=exc.message):

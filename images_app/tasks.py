@@ -2,6 +2,8 @@
 
 ``acks_late`` + ``reject_on_worker_lost``: a task whose worker dies is redelivered, not
 lost; the service's claim makes the second run safe. Only transient errors are retried.
+Images are processed in turn per organisation (``images_app/fairness.py``), each within
+its own time limits (``PROCESS_SOFT_TIME_LIMIT``: the image fails with ``timeout``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from images_app import services
+from images_app import fairness, services
 from images_app.storage import StorageUnavailable
 
 
@@ -26,12 +28,16 @@ from images_app.storage import StorageUnavailable
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=settings.PROCESS_MAX_ATTEMPTS,
+    # One image's budget, far below the default limits: at the soft limit the service fails
+    # the image with ``timeout`` (no retry) and the process is free for the next task.
+    soft_time_limit=settings.PROCESS_SOFT_TIME_LIMIT,
+    time_limit=settings.PROCESS_TIME_LIMIT,
 )
 def process_image(self, image_id: str) -> str:
     # A redelivered message means the worker that held it died (or outlived the visibility
     # timeout, which exceeds the hard time limit): its claim may be taken over at once.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    return services.image_process(image_id=image_id, reclaim=redelivered)
+    return fairness.image_process_in_turn(image_id=image_id, reclaim=redelivered)
 
 
 @shared_task(acks_late=True, ignore_result=True)

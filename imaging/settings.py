@@ -284,6 +284,23 @@ CELERY_BEAT_SCHEDULE = {
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 # Claims of one image before it fails with ``too_many_attempts`` (counted in the database).
 PROCESS_MAX_ATTEMPTS = env.int("PROCESS_MAX_ATTEMPTS", default=5)
+# Scans of one progressive JPEG before it fails with ``too_many_scans``, unread (photos
+# have about 10; each scan costs a pass over the whole image however small it is).
+PROCESS_MAX_JPEG_SCANS = env.int("PROCESS_MAX_JPEG_SCANS", default=100)
+# The processing task's own time limits, far below the default ones above: a photo takes
+# one to five seconds. At the soft limit the image fails with ``timeout`` (never retried)
+# and the worker takes the next task; the hard limit kills a process stuck in C code.
+PROCESS_SOFT_TIME_LIMIT = env.int("PROCESS_SOFT_TIME_LIMIT", default=60)
+PROCESS_TIME_LIMIT = env.int("PROCESS_TIME_LIMIT", default=90)
+# A claim older than CELERY_TASK_TIME_LIMIT is taken over as dead (images_app/services.py):
+# no processing task may live that long.
+if not 0 < PROCESS_SOFT_TIME_LIMIT < PROCESS_TIME_LIMIT <= CELERY_TASK_TIME_LIMIT:
+    raise environ.ImproperlyConfigured(
+        "Need 0 < PROCESS_SOFT_TIME_LIMIT < PROCESS_TIME_LIMIT <= CELERY_TASK_TIME_LIMIT."
+    )
+# Images of one organisation processed at once, across all workers (0: no cap). Keep it
+# below the number of worker processes, so that another org always finds one free.
+PROCESS_ORG_CONCURRENCY = env.int("PROCESS_ORG_CONCURRENCY", default=1)
 
 # --- Logs and metrics (imaging/observability.py)
 # "json": one JSON object per line on stdout (production); "text": readable lines (DEBUG).

@@ -18,12 +18,16 @@ from PIL.TiffImagePlugin import IFDRational
 from images_app import pipeline
 from images_app.pipeline import (
     DEFAULT_QC_THRESHOLDS,
+    MAX_JPEG_SCANS,
+    MAX_JPEG_SEGMENTS,
     THUMB_SIZES,
     PipelineError,
+    jpeg_scan_count,
     process_image_bytes,
     qc_thresholds_resolve,
     sniff_format,
 )
+from images_app.tests.jpeg_bombs import progressive_jpeg, progressive_scan_bomb, scan_segments
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_BROKEN = Path("/work/shared/data/broken")
@@ -35,6 +39,8 @@ ERROR_CODES = {
     "unsupported_format",
     "format_mismatch",
     "too_many_pixels",
+    "too_many_scans",
+    "too_many_segments",
     "corrupt_image",
 }
 
@@ -535,6 +541,176 @@ def test_every_broken_file_is_refused_with_a_code_or_processed_with_bad_tags_ign
         assert result.width > 0
         assert result.height > 0
         assert set(result.thumbnails) == set(THUMB_SIZES)
+
+
+# --- Work bound: scans of a progressive JPEG ----------------------------------------------
+
+
+def count_decoder_opens(monkeypatch) -> list[int]:
+    """From now on, counts Pillow decoders opened: proof that a refusal came first."""
+    opened: list[int] = []
+    real_open = Image.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(1)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.Image, "open", counting_open)
+    return opened
+
+
+def test_a_jpeg_repeating_one_scan_thousands_of_times_is_refused_before_decoding(monkeypatch):
+    bomb = progressive_scan_bomb(repeats=5000)  # about 400 KB, seconds of CPU to decode
+    decoder_opens = count_decoder_opens(monkeypatch)
+
+    with pytest.raises(PipelineError) as error:
+        process_image_bytes(bomb, content_type="image/jpeg")
+
+    assert error.value.code == "too_many_scans"
+    assert decoder_opens == []
+
+
+def test_the_scan_bomb_is_a_valid_jpeg_that_the_decoder_would_accept():
+    bomb = progressive_scan_bomb(repeats=200, size=(800, 533))
+
+    result = process_image_bytes(bomb, content_type="image/jpeg", max_jpeg_scans=1000)
+
+    assert (result.width, result.height) == (800, 533)
+
+
+@pytest.mark.parametrize("name", ["mei_samsung_sm-j327t1_orient6.jpg", "176_HONOR-7X_S.jpg"])
+def test_real_photos_baseline_or_progressive_are_far_under_the_scan_limit(name):
+    baseline = fixture(name)
+    with Image.open(io.BytesIO(baseline)) as image:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90, progressive=True, exif=image.info.get("exif", b""))
+    progressive = out.getvalue()
+
+    assert jpeg_scan_count(baseline, max_scans=MAX_JPEG_SCANS) == 1
+    assert jpeg_scan_count(progressive, max_scans=MAX_JPEG_SCANS) == 10
+    assert process_image_bytes(progressive, content_type="image/jpeg").width > 0
+
+
+def test_exactly_the_scan_limit_is_decoded_and_one_more_is_refused():
+    at_limit = progressive_scan_bomb(repeats=MAX_JPEG_SCANS - 10, size=(400, 267))
+    over_limit = progressive_scan_bomb(repeats=MAX_JPEG_SCANS - 9, size=(400, 267))
+
+    assert process_image_bytes(at_limit, content_type="image/jpeg").width == 400
+    with pytest.raises(PipelineError) as error:
+        process_image_bytes(over_limit, content_type="image/jpeg")
+    assert error.value.code == "too_many_scans"
+
+
+def test_a_baseline_jpeg_repeating_its_only_scan_is_refused_by_the_decoder_at_once():
+    with Image.open(io.BytesIO(progressive_jpeg(size=(400, 267)))) as image:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85)
+    data = out.getvalue()
+    [(start, end)] = scan_segments(data)
+    bomb = data[:end] + data[start:end] * 500 + data[end:]
+
+    # libjpeg decodes a sequential scan of every component, then refuses a second SOS: the
+    # walk ends at the first scan, before the entropy-coded data.
+    assert jpeg_scan_count(bomb, max_scans=MAX_JPEG_SCANS) == 1
+    with pytest.raises(PipelineError) as error:
+        process_image_bytes(bomb, content_type="image/jpeg")
+    assert error.value.code == "corrupt_image"
+
+
+def test_sequential_scans_of_one_component_each_are_all_counted():
+    frame = b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03" + b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    scan = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\x12\x34\xff\x00\x56"
+    data = b"\xff\xd8" + frame + scan * (MAX_JPEG_SCANS + 1) + b"\xff\xd9"
+
+    with pytest.raises(PipelineError) as error:
+        jpeg_scan_count(data, max_scans=MAX_JPEG_SCANS)
+
+    assert error.value.code == "too_many_scans"
+
+
+def test_garbage_bytes_between_scans_do_not_hide_them_from_the_count():
+    data = progressive_jpeg(size=(400, 267))
+    start, end = scan_segments(data)[4]
+    # libjpeg skips bytes that are no marker (and 0xFF 0x00, and 0xFF fill) before a segment.
+    hidden = (b"\x00garbage\xff\x00\xff\xff" + data[start:end]) * 200
+    last_end = scan_segments(data)[-1][1]
+    bomb = data[:last_end] + hidden + data[last_end:]
+
+    with pytest.raises(PipelineError) as error:
+        process_image_bytes(bomb, content_type="image/jpeg")
+
+    assert error.value.code == "too_many_scans"
+
+
+def test_scan_markers_inside_segments_or_after_the_end_of_the_image_are_not_counted():
+    data = progressive_jpeg(size=(400, 267))
+    sos = data[scan_segments(data)[4][0] :][:12]
+    # A comment segment full of SOS lookalikes (as an EXIF thumbnail carries its own scans),
+    # and a second image after EOI (MPF, a motion photo's video): libjpeg decodes neither.
+    comment = b"\xff\xfe" + (2 + 300 * len(sos)).to_bytes(2, "big") + sos * 300
+    photo = data[:2] + comment + data[2:] + sos * 300
+
+    assert jpeg_scan_count(photo, max_scans=MAX_JPEG_SCANS) == 10
+    assert process_image_bytes(photo, content_type="image/jpeg").width == 400
+
+
+def test_a_jpeg_of_thousands_of_tiny_segments_is_refused():
+    data = progressive_jpeg(size=(400, 267))
+    comments = b"\xff\xfe\x00\x02" * (MAX_JPEG_SEGMENTS + 1)
+
+    with pytest.raises(PipelineError) as error:
+        process_image_bytes(data[:2] + comments + data[2:], content_type="image/jpeg")
+
+    assert error.value.code == "too_many_segments"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xd8\xff",
+        b"\xff\xd8\xff\xda",
+        b"\xff\xd8\xff\xda\x00",
+        b"\xff\xd8\xff\xda\x00\x00\xff\xda\x00\x01",
+        b"\xff\xd8\xff\xe1\xff\xff" + b"\x00" * 100,
+        b"\xff\xd8" + b"\xff" * 100_000,
+        b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\xff\x00" * 100_000,
+        b"\xff\xd8" + b"\xff\xd0" * 100_000,
+    ],
+    ids=[
+        "soi",
+        "sos-no-length",
+        "sos-half-length",
+        "zero-lengths",
+        "overlong",
+        "fill",
+        "stuffed",
+        "restarts",
+    ],
+)
+def test_the_scan_walk_ends_on_truncated_or_garbage_jpegs_with_a_count_or_a_code(data):
+    try:
+        assert 0 <= jpeg_scan_count(data, max_scans=MAX_JPEG_SCANS) <= MAX_JPEG_SCANS
+    except PipelineError as error:
+        assert error.code == "too_many_segments"
+    with pytest.raises(PipelineError):
+        process_image_bytes(data, content_type="image/jpeg")
+
+
+def test_every_cut_and_every_flipped_byte_of_a_progressive_jpeg_ends_with_a_result_or_a_code():
+    data = progressive_jpeg(size=(64, 48))
+    rng = np.random.default_rng(7)
+    variants = [data[:cut] for cut in range(3, len(data), max(1, len(data) // 300))]
+    for _ in range(300):
+        flipped = bytearray(data)
+        for position in rng.integers(2, len(data), size=3):
+            flipped[position] = int(rng.integers(0, 256))
+        variants.append(bytes(flipped))
+
+    for variant in variants:
+        try:
+            process_image_bytes(variant, content_type="image/jpeg")
+        except PipelineError as error:
+            assert error.code in ERROR_CODES
 
 
 # --- Format sniffing --------------------------------------------------------------------

@@ -3,7 +3,9 @@
 A device enrolls, opens a session, presigns, PUTs the bytes to the store, reports
 upload_complete; a ``celery -A imaging worker`` process (prefork pool) processes the photo
 against the same test database. Killing that worker mid-task (a pool child, or the main
-process) loses nothing and processes the photo exactly once.
+process) loses nothing and processes the photo exactly once. A scan bomb fails unread, an
+image over its time budget fails with ``timeout`` and frees its worker, and another org's
+photo is processed while the first org floods the queue.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from accounts.services import enrollment_code_create
 from accounts.tokens import user_token_issue
 from events_app.models import Event
 from images_app.models import Image
+from images_app.tasks import process_image
+from images_app.tests.jpeg_bombs import progressive_scan_bomb
 from imaging.celery import app as celery_app
 
 pytestmark = [
@@ -118,9 +122,11 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
 
-    def start(self, *, hold_file: Path | None = None) -> Worker:
+    def start(
+        self, *, hold_file: Path | None = None, concurrency: int = 1, **env_overrides: str
+    ) -> Worker:
         self.log_path = self.log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
-        env = {**self.env}
+        env = {**self.env, **env_overrides}
         if hold_file is not None:
             env["E2E_HOLD_FILE"] = str(hold_file)
         command = [
@@ -129,7 +135,7 @@ class Worker:
             "images_app.tests.e2e_worker",
             "worker",
             "--pool=prefork",
-            "--concurrency=1",
+            f"--concurrency={concurrency}",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
@@ -493,3 +499,119 @@ def test_a_file_that_cannot_be_a_photo_fails_and_leaves_nothing_in_the_bucket(we
     assert event.meta["code"] == "unsupported_format"
     # The worker deletes it once the failure is committed: wait for that, boundedly.
     wait_until(lambda: storage.object_size(key=key) is None, what="the original to be deleted")
+
+
+# --- one image cannot cost minutes, one org cannot starve the others ----------------------
+# The figures (how long until a bomb fails, how long another org's photo waits) are printed
+# with ``-s``, not asserted.
+
+PHOTO = FIXTURES / "mei_samsung_sm-j327t1_orient6.jpg"  # 5 MP phone JPEG
+FLOOD = 12
+
+
+@pytest.fixture
+def other_web(live_server, other_org, other_site_of_other_org) -> dict:
+    """A device of a second organisation, talking HTTP to the same live server."""
+    _, code = enrollment_code_create(org=other_org, uses=1)
+    enrolled = Api(live_server.url).ok(
+        "POST",
+        "/auth/device",
+        {
+            "org_id": str(other_org.id),
+            "platform": "android",
+            "model": "Pixel 8",
+            "app_version": "1.0.0",
+            "enrollment_code": code,
+        },
+    )
+    return {
+        "device": Api(live_server.url, enrolled["access_token"]),
+        "site_id": str(other_site_of_other_org.id),
+    }
+
+
+def uploaded(web, *photos: bytes) -> list[str]:
+    session_id = session_open(web, "stills", {"stills": ["front_3q"]})
+    return [upload(web, session_id, data, "image/jpeg") for data in photos]
+
+
+def done(image_id: str) -> Image | None:
+    return Image.objects.filter(pk=image_id, status__in=["processed", "failed"]).first()
+
+
+def done_image(image_id: str) -> Image:
+    return wait_until(lambda: done(image_id), what=f"image {image_id} to be done")
+
+
+def seconds_until_done(image_id: str, started: float) -> tuple[Image, float]:
+    image = done_image(image_id)
+    return image, time.monotonic() - started
+
+
+def test_a_scan_bomb_fails_unread_and_the_next_photo_follows(web, workers):
+    workers()
+    bomb = progressive_scan_bomb(repeats=20_000)  # 0.5 MB; about 20 s of CPU to decode
+    bomb_id, photo_id = uploaded(web, bomb, PHOTO.read_bytes())
+
+    started = time.monotonic()
+    report_complete(web, bomb_id, photo_id)
+    image, failed_after = seconds_until_done(bomb_id, started)
+
+    assert (image.status, image.error, image.attempts) == ("failed", "too_many_scans", 1)
+    assert done_image(photo_id).status == "processed"
+    print(f"\nscan bomb ({len(bomb)} bytes) failed {failed_after:.2f} s after upload_complete")
+
+
+def test_an_image_over_its_time_budget_fails_with_timeout_and_frees_the_worker(
+    web, workers, monkeypatch
+):
+    # The scan limit lifted so that the bomb is decoded: the time budget is the second line.
+    # The limits travel in the message, from the sender's task options (the web process),
+    # which Celery reads once and keeps.
+    monkeypatch.setattr(process_image, "soft_time_limit", 2)
+    monkeypatch.setattr(process_image, "time_limit", 60)
+    monkeypatch.setattr(process_image, "_exec_options", None)
+    workers(PROCESS_MAX_JPEG_SCANS="1000000", E2E_VISIBILITY_TIMEOUT="120")
+    bomb = progressive_scan_bomb(repeats=20_000)
+    bomb_id, photo_id = uploaded(web, bomb, PHOTO.read_bytes())
+
+    started = time.monotonic()
+    report_complete(web, bomb_id, photo_id)
+    image, failed_after = seconds_until_done(bomb_id, started)
+
+    assert (image.status, image.error, image.attempts) == ("failed", "timeout", 1)
+    failures = Event.objects.filter(entity_id=bomb_id, type="processing_failed")
+    assert [event.meta["code"] for event in failures] == ["timeout"]
+    # The same (single) worker process goes on with the next photo; the bomb is not retried.
+    assert done_image(photo_id).status == "processed"
+    assert Image.objects.get(pk=bomb_id).attempts == 1
+    print(f"\ndecoded scan bomb failed with timeout {failed_after:.2f} s after upload_complete")
+
+
+def test_a_second_orgs_photo_is_processed_while_the_first_org_floods_the_queue(
+    web, other_web, workers
+):
+    workers(concurrency=2)
+    photo = PHOTO.read_bytes()
+    # Distinct bytes (and checksums) per upload: data after EOI is never decoded.
+    flood = uploaded(web, *(photo + index.to_bytes(2, "big") for index in range(FLOOD)))
+    [single] = uploaded(other_web, photo)
+
+    report_complete(web, *flood)  # FLOOD tasks ahead of the other org's one in the queue
+    started = time.monotonic()
+    report_complete(other_web, single)
+    image, waited = seconds_until_done(single, started)
+    flood_left = Image.objects.filter(pk__in=flood).exclude(status="processed").count()
+    flood_done = Image.objects.filter(pk__in=flood, status="processed")
+    wait_until(lambda: flood_done.count() == FLOOD, what="the flood to be processed")
+    print(
+        f"\nother org's photo waited {waited:.2f} s with {flood_left} of {FLOOD} flood images "
+        f"still to do; the flood took {time.monotonic() - started:.2f} s"
+    )
+
+    assert image.status == "processed"
+    assert flood_left >= FLOOD // 2
+    # The backlog went on, one image per freed turn: each processed once, and no attempt
+    # used up while it waited.
+    assert sorted(set(flood_done.values_list("attempts", flat=True))) == [1]
+    assert Event.objects.filter(entity_id__in=flood, type="processed").count() == FLOOD

@@ -86,6 +86,14 @@ def test_the_visibility_timeout_outlasts_the_longest_task_and_retry_countdown():
     assert visibility > process_image.retry_backoff_max
 
 
+def test_one_image_has_a_time_budget_far_below_the_default_task_time_limit():
+    # At the soft limit the image fails with ``timeout`` and the process takes the next task;
+    # a claim is presumed dead only after CELERY_TASK_TIME_LIMIT, which no image outlives.
+    assert process_image.soft_time_limit == django_settings.PROCESS_SOFT_TIME_LIMIT == 60
+    assert process_image.time_limit == django_settings.PROCESS_TIME_LIMIT == 90
+    assert process_image.time_limit <= django_settings.CELERY_TASK_TIME_LIMIT / 5
+
+
 def test_a_task_delivered_twice_processes_the_image_once(api, admin, uploaded):
     first = process_image.apply(args=[str(uploaded.id)]).result
     second = process_image.apply(args=[str(uploaded.id)]).result

@@ -19,6 +19,7 @@ from events_app.models import Event
 from images_app import storage
 from images_app.models import Image
 from images_app.tasks import process_image
+from images_app.tests.jpeg_bombs import progressive_scan_bomb
 from images_app.uploads import image_thumb_keys
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
@@ -105,6 +106,15 @@ def test_a_hostile_file_fails_with_a_code_and_is_not_retried(
     uploaded_and_processed, name, content_type, code
 ):
     assert_failed_once(uploaded_and_processed(fixture(name), content_type), code)
+
+
+def test_a_progressive_jpeg_repeating_one_scan_thousands_of_times_fails_unread(
+    uploaded_and_processed,
+):
+    # About 400 KB on the wire, seconds of CPU to decode: refused from its marker stream.
+    bomb = progressive_scan_bomb(repeats=5000)
+
+    assert_failed_once(uploaded_and_processed(bomb), "too_many_scans")
 
 
 @pytest.mark.parametrize(
