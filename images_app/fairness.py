@@ -38,6 +38,7 @@ from django.conf import settings
 
 from images_app import services
 from images_app.models import Image
+from images_app.queue import image_process_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ def turn_take_or_park(
 
 
 def turn_free_and_wake_next(*, org_id: uuid.UUID, image_id: uuid.UUID | None, cap: int) -> None:
-    from images_app.tasks import process_image
-
     try:
         woken = _scripts().free_and_pop(keys=_keys(org_id), args=[str(image_id or ""), cap])
     except redis.RedisError:
@@ -141,7 +140,7 @@ def turn_free_and_wake_next(*, org_id: uuid.UUID, image_id: uuid.UUID | None, ca
         return
     woken_id = woken.decode() if isinstance(woken, bytes) else str(woken)
     try:
-        process_image.delay(woken_id)
+        image_process_enqueue(woken_id)
     except Exception:
         # The broker is down: the parked image is still pending, the sweeper enqueues it.
         logger.warning("image %s: could not be enqueued for its turn", woken_id, exc_info=True)

@@ -11,9 +11,8 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from images_app.models import Image
+from images_app.queue import PROCESS_IMAGE_TASK
 from imaging.observability import backlog_gauge, task_outcome
-
-PROCESS_IMAGE_TASK = "images_app.tasks.process_image"
 
 IMAGES_PROCESSED = Counter("imaging_images_processed", "Images processed successfully.")
 IMAGES_FAILED = Counter(

@@ -42,6 +42,7 @@ from events_app.models import Event
 from events_app.services import actor_fields, event_record
 from images_app import storage, uploads
 from images_app.models import Image
+from images_app.queue import image_process_enqueue, image_process_enqueue_on_commit
 from images_app.rules import QC_FAIL
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, id_list_text, in_id_list
@@ -71,12 +72,6 @@ def _claim_stale_after() -> timedelta:
     return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
 
 
-def _enqueue(image_id: uuid.UUID) -> None:
-    from images_app.tasks import process_image
-
-    process_image.delay_on_commit(str(image_id))
-
-
 def _system_event(image: Image, type: str, *, message: str = "", meta=None) -> None:
     event_record(
         org_id=image.org_id,
@@ -102,7 +97,7 @@ def image_upload_complete(*, image_id: uuid.UUID) -> bool:
         pk=image_id, status=Image.Status.PENDING, uploaded_at__isnull=True
     ).update(uploaded_at=timezone.now())
     if marked:
-        _enqueue(image_id)
+        image_process_enqueue_on_commit(image_id)
     return bool(marked)
 
 
@@ -491,7 +486,7 @@ def image_reprocess(*, image: Image, actor: Any = None) -> bool:
             meta={"from": image.status},
             **actor_fields(actor),
         )
-        _enqueue(image.id)
+        image_process_enqueue_on_commit(image.id)
     return True
 
 
@@ -552,7 +547,7 @@ def uploads_sweep(
         status=Image.Status.PROCESSING, processing_started_at__lt=now - _claim_stale_after()
     ).order_by("processing_started_at", "id")
     for image_id in stale.values_list("pk", flat=True)[:limit]:
-        _enqueue_now(image_id)
+        image_process_enqueue(image_id)
         summary.stale_claims.append(image_id)
 
     expired_before = now - timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS) - UPLOAD_MISSING_GRACE
@@ -572,7 +567,7 @@ def uploads_sweep(
             Image.objects.filter(
                 pk=image.pk, status=Image.Status.PENDING, uploaded_at__isnull=True
             ).update(uploaded_at=now)
-            _enqueue_now(image.pk)
+            image_process_enqueue(image.pk)
             summary.enqueued.append(image.pk)
         elif image.created_at < expired_before:
             if _image_fail_missing(image=image):
@@ -640,12 +635,6 @@ def _session_objects_sweep(*, session: CaptureSession, now: datetime) -> list[st
     if unclaimed:
         logger.info("session %s: deleted %d unclaimed objects", session.pk, len(unclaimed))
     return unclaimed
-
-
-def _enqueue_now(image_id: uuid.UUID) -> None:
-    from images_app.tasks import process_image
-
-    process_image.delay(str(image_id))
 
 
 def _image_fail_missing(*, image: Image) -> bool:

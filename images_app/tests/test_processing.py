@@ -726,3 +726,10 @@ def test_the_beat_task_runs_the_sweeper(session, settings):
     assert result.startswith("enqueued 0 uploaded, re-enqueued 0 stale claims, failed 1")
     gone.refresh_from_db()
     assert gone.error == "upload_missing"
+
+
+def test_the_queue_enqueues_the_registered_process_image_task_by_its_name():
+    from images_app import tasks
+    from images_app.queue import PROCESS_IMAGE_TASK
+
+    assert tasks.process_image.name == PROCESS_IMAGE_TASK
