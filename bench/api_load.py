@@ -63,14 +63,16 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # --- what is seeded
 STUDIO_SESSIONS = 200  # visible to the reviewers: a full 50-row page and many spins to read
 FRAMES = 24
-REVIEWERS = 10
+# Rate limits key on the caller (not the token): enough reviewers that no caller reaches its
+# 300 a minute while every endpoint and the ceiling slices of one minute draw on them.
+REVIEWERS = 400
 OPERATORS = 5
 PRESIGN_DEVICES = 64
 EVENT_DEVICES = 600
 EVENT_IMAGES_PER_DEVICE = 40
 EVENTS_PER_BATCH = 100
-# Tokens per endpoint: each endpoint gets its own, so per-token budgets are never shared.
-USER_TOKENS_PER_ENDPOINT = 200
+# Tokens per endpoint, one per reviewer (a caller's tokens share its budget).
+USER_TOKENS_PER_ENDPOINT = 400
 
 
 @dataclass(frozen=True)
