@@ -234,8 +234,8 @@
           s.el.hidden = false;
           layer.appendChild(s.el);
           attrs(stage, {
-            role: "img",
-            "aria-label": s.im.alt || s.im.label || "Photo",
+            role: "group",
+            "aria-label": s.im.label || "Photo",
             "aria-valuemin": null,
             "aria-valuemax": null,
             "aria-valuenow": null,
@@ -365,18 +365,18 @@
         },
         { passive: false }
       );
-      stage.addEventListener("keydown", function (e) {
+      // Keys anywhere in the viewer (the stage, its buttons, the strip): turn, zoom, full screen.
+      v.addEventListener("keydown", function (e) {
         var k = e.key;
+        if (e.altKey || e.ctrlKey || e.metaKey) return;
         if (k === "ArrowRight" || k === "ArrowLeft") step(k === "ArrowRight" ? 1 : -1);
         else if (k === "+" || k === "=") zoom(z.s * 1.5);
         else if (k === "-") zoom(z.s / 1.5);
         else if (k === "0") zoom(1);
         else if (k === "f") toggleFs();
+        else if (k === "Escape" && fs && !realFs) setFs(false);
         else return;
         e.preventDefault();
-      });
-      v.addEventListener("keydown", function (e) {
-        if (e.key === "Escape" && fs && !realFs) setFs(false);
       });
       w.addEventListener("resize", function () {
         clearTimeout(zt);
