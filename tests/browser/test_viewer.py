@@ -289,3 +289,38 @@ def test_a_withdrawn_vehicle_shows_a_polite_message_and_loads_no_photo(browse):
 def test_the_viewer_script_is_small():
     # Shipped as written (comments and all); `make viewer-size` reports the minified size.
     assert len(gzip.compress(VIEWER_JS.read_bytes(), 9)) < 12 * 1024
+
+
+def test_markup_in_a_manifests_labels_and_alt_text_is_shown_as_text_never_run(browse, live_server):
+    hostile = '<img src=x onerror="window.pwned=1">'
+
+    def tampered(route):
+        manifest = route.fetch().json()
+        for image in [*manifest["spin"]["frames"], *manifest["stills"]]:
+            image["alt"] = hostile
+        manifest["stills"][0]["label"] = hostile
+        route.fulfill(json=manifest, headers={"Access-Control-Allow-Origin": "*"})
+
+    page = browse(wait=False, intro="off")
+    page.route("**/fixture/manifest.json", tampered)
+    page.reload()
+    expect(page.locator("[data-imaging-manifest]")).to_have_attribute(
+        "data-state", "ready", timeout=SLOW
+    )
+    expect(page.get_by_role("button", name=hostile)).to_be_visible()
+    assert page.get_by_role("slider").get_attribute("aria-valuetext") == hostile
+    assert page.evaluate("window.pwned") is None
+    # The only <img> elements are the viewer's own (nothing parsed from the labels).
+    assert (
+        page.evaluate(
+            "document.querySelector('[data-imaging-manifest]').shadowRoot"
+            ".querySelectorAll('img:not([draggable=false])').length"
+        )
+        == 0
+    )
+
+
+def test_a_manifest_that_cannot_be_read_shows_a_polite_message(browse):
+    page = browse(manifest="no-such-manifest.json", wait=False)
+    expect(page.get_by_role("status")).to_have_text("The photos could not be loaded.")
+    expect(page.locator("[data-imaging-manifest]")).to_have_attribute("data-state", "error")
