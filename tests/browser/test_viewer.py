@@ -199,6 +199,28 @@ def test_a_touch_drag_turns_the_vehicle_on_a_phone(browse):
     assert {r[2] for r in renditions(page) if r[0] == "spin"} == {1024}
 
 
+def test_a_pinch_zooms_in_and_fetches_the_larger_rendition_of_the_frame_on_screen(browse):
+    page = browse(context=PHONE, intro="off")
+    slider = page.get_by_role("slider")
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    touch = page.context.new_cdp_session(page)
+
+    def fingers(kind: str, apart: float) -> None:
+        points = [{"x": x - apart / 2, "y": y, "id": 1}, {"x": x + apart / 2, "y": y, "id": 2}]
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    with page.expect_request(re.compile(r"/fixture/spin/0/1600\.webp$")):
+        fingers("touchStart", 40)
+        for apart in range(60, 161, 20):
+            fingers("touchMove", apart)
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert "scale(4)" in page.locator(".l").get_attribute("style")
+    assert frame(page) == "1"  # a pinch zooms, it does not turn
+    assert [r[1] for r in renditions(page) if r[2] == 1600] == [0]
+
+
 def test_arrow_keys_turn_the_vehicle_in_the_direction_the_manifest_gives(browse):
     page = browse(intro="off")
     slider = page.get_by_role("slider")
@@ -324,3 +346,19 @@ def test_a_manifest_that_cannot_be_read_shows_a_polite_message(browse):
     page = browse(manifest="no-such-manifest.json", wait=False)
     expect(page.get_by_role("status")).to_have_text("The photos could not be loaded.")
     expect(page.locator("[data-imaging-manifest]")).to_have_attribute("data-state", "error")
+
+
+def test_the_demo_page_refuses_a_manifest_that_is_not_an_http_url(client):
+    response = client.get("/dev/viewer/", {"manifest": "javascript:alert(1)"})
+    assert response.status_code == 400
+    response = client.get("/dev/viewer/", {"manifest": "https://cdn.example.com/v/manifest.json"})
+    assert response.status_code == 200
+    assert "connect-src https://cdn.example.com;" in response["Content-Security-Policy"]
+
+
+def test_the_fixture_serves_only_the_renditions_its_manifest_names(client):
+    manifest = client.get("/dev/viewer/fixture/manifest.json").json()
+    url = manifest["spin"]["frames"][3]["renditions"]["jpeg"][0]["url"]
+    assert client.get(url).headers["Content-Type"] == "image/jpeg"
+    for missing in ("spin/24/320.jpg", "spin/0/333.jpg", "still/9/320.webp", "other/0/320.jpg"):
+        assert client.get(f"/dev/viewer/fixture/{missing}").status_code == 404
