@@ -9,7 +9,7 @@ PORT ?= 8000
 # DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
 DEV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,3 +69,8 @@ fuzz: venv
 bench-api: venv
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(DEV) $(PY) bench/api_load.py
+
+# The spin viewer's size, gzipped as shipped and minified (terser: development only, from npm).
+viewer-size: venv
+	test -x node_modules/.bin/terser || npm ci --no-audit --no-fund
+	$(PY) scripts/viewer_size.py

@@ -137,6 +137,7 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 # development it finds them in the apps, so no collectstatic is needed.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+DEV_PAGES = DEBUG  # /dev/: development-only pages (devtools/urls.py: the spin viewer's demo)
 
 # --- Redis: broker, cache and rate-limit counters. Unset: local memory, in-process tasks.
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
@@ -23,6 +24,9 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", observability.metrics_view, name="metrics"),
 ]
+if settings.DEV_PAGES:
+    # Named by string: production code never imports devtools.
+    urlpatterns.append(path("dev/", include("devtools.urls")))
 
 handler400 = "imaging.api.views.bad_request"
 handler403 = "imaging.api.views.permission_denied"

@@ -234,6 +234,11 @@ def test_a_newcomer_runs_make_run_logs_in_and_watches_a_simulated_session_proces
     assert banner["admin"] == f"{stack.base_url}/admin/"
     assert "360 Imaging is running (embedded)." in stack.output
     assert f"{stack.base_url}/v1/docs" in stack.output
+    # The embeddable spin viewer's demo page, a dealer's page in miniature.
+    viewer = re.search(r"^\s+spin viewer\s+(\S+)$", stack.output, re.M)
+    assert viewer and viewer.group(1) == f"{stack.base_url}/dev/viewer/"
+    with urllib.request.urlopen(viewer.group(1), timeout=10) as response:
+        assert "imaging-viewer/imaging-viewer.js" in response.read().decode()
     console = Console(banner["admin"])
     assert console.log_in("admin@demo.example", banner["admin@demo.example"]).endswith("/admin/")
     # The demo spin is there before anything else happens.

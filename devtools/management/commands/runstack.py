@@ -291,6 +291,9 @@ class Command(BaseCommand):
             f"  health           {base_url}/healthz  {base_url}/readyz  {base_url}/metrics",
             f"  S3 (bucket)      {settings.S3_ENDPOINT_URL} ({settings.S3_BUCKET})",
         ]
+        if settings.DEV_PAGES:
+            # A dealer's page in miniature: the embeddable viewer on a fixture vehicle.
+            lines.append(f"  spin viewer      {base_url}/dev/viewer/")
         if demo:
             lines += [
                 f"  demo org id      {demo['org_id']}",
