@@ -7,8 +7,11 @@ class ImagesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from images_app import metrics, storage
+        from images_app import metrics, storage, tasks
         from imaging import health
 
-        del metrics  # imported for its registrations
+        # Imported for their registrations: the metrics, and the tasks that services start
+        # by name (images_app/queue.py) also in web processes, which Celery's lazy
+        # autodiscovery only covers in workers.
+        del metrics, tasks
         health.readiness_check("storage", storage.bucket_check)
