@@ -58,12 +58,16 @@ class MetaField(serializers.DictField):
     pass
 
 
+# Named in the schema as EventTypeEnum (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+CLIENT_EVENT_TYPE_CHOICES = [(t.value, t.label) for t in Event.CLIENT_TYPES]
+
+
 class EventIn(serializers.Serializer):
     """One event. Other keys are ignored (clients may send more than we store)."""
 
     entity_type = serializers.ChoiceField(choices=Event.EntityType.choices)
     entity_id = StrictUUIDField()
-    type = serializers.ChoiceField(choices=[(t.value, t.label) for t in Event.CLIENT_TYPES])
+    type = serializers.ChoiceField(choices=CLIENT_EVENT_TYPE_CHOICES)
     message = StrictCharField(max_length=MAX_MESSAGE_CHARS, required=False, allow_blank=True)
     meta = MetaField(required=False)
 
