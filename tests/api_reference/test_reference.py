@@ -4,6 +4,7 @@ reason for each status, and recorded examples (tests/api_reference/test_examples
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -55,3 +56,16 @@ def test_operation_ids_are_unique_and_safe_for_generated_function_names():
     ids = [o["operationId"] for item in SCHEMA["paths"].values() for o in item.values()]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), ids
+
+
+def test_the_docs_page_shows_every_operation_with_all_its_examples():
+    from scripts.mkdocs_api_reference import render
+
+    page = render(SCHEMA)
+    for op, operation in OPERATIONS.items():
+        assert f"{{#{op}}}" in page
+        contents = [operation.get("requestBody", {}).get("content", {})]
+        contents += [r.get("content", {}) for r in operation["responses"].values()]
+        for content in contents:
+            for example in content.get("application/json", {}).get("examples", {}).values():
+                assert json.dumps(example["value"], indent=2, ensure_ascii=False) in page
