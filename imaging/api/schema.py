@@ -258,6 +258,32 @@ def _typed_nullables(result: dict[str, Any]) -> None:
     fix(result)
 
 
+def _mark_deprecated(operation: dict[str, Any], deprecation: Any) -> None:
+    """A view's ``deprecation`` (``imaging.api.views.Deprecation``) in the schema: the
+    operation is ``deprecated``, says when it stops working and what replaces it, and every
+    response documents the two headers."""
+    if deprecation is None:
+        return
+    operation["deprecated"] = True
+    notice = (
+        f"**Deprecated** since {deprecation.since:%Y-%m-%d}; stops working on "
+        f"{deprecation.sunset:%Y-%m-%d}. Use {deprecation.replacement} instead."
+    )
+    operation["description"] = f"{notice}\n\n{operation.get('description', '')}".strip()
+    headers = {
+        "Deprecation": "When the operation was deprecated: `@` and a Unix time (RFC 9745).",
+        "Sunset": "When it stops working, as an HTTP date (RFC 8594).",
+    }
+    for status, response in operation["responses"].items():
+        if status != "414":
+            response.setdefault("headers", {}).update(
+                {
+                    name: {"description": text, "schema": {"type": "string"}}
+                    for name, text in headers.items()
+                }
+            )
+
+
 def postprocess_operations(result, generator, request, public):
     """Facts about every operation that drf-spectacular does not infer.
 
@@ -266,6 +292,7 @@ def postprocess_operations(result, generator, request, public):
     - 414 may come from the HTTP server for any request (see ``URI_TOO_LONG``).
     - An optional query parameter given empty is the same as leaving it out
       (``ApiView.validated_query``).
+    - A view with a ``deprecation`` makes its operations ``deprecated`` (``_mark_deprecated``).
     - The description ends with the rate limit (from the view's ``rate_limit_bucket``, also
       as ``x-rate-limit-bucket``) and the error statuses with their reasons.
     - Request and response bodies carry the examples recorded from a live server.
@@ -284,7 +311,9 @@ def postprocess_operations(result, generator, request, public):
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True
-            bucket, rate_text = _rate_limit_text(views.get((path, method)))
+            view_class = views.get((path, method))
+            _mark_deprecated(operation, getattr(view_class, "deprecation", None))
+            bucket, rate_text = _rate_limit_text(view_class)
             operation["x-rate-limit-bucket"] = bucket
             errors = [
                 f"- **{status}** {response['description']}"
