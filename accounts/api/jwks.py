@@ -42,6 +42,7 @@ class JwksView(ApiView):
         responses={200: JsonWebKeySet, **error_responses(429)},
         auth=[{}],
         operation_id="auth_jwks",
+        tags=["auth"],  # not ".well-known", the path's first segment
         **described(
             summary="The public keys that verify API tokens",
             who="Anyone; no token is needed. Answers are cacheable for 5 minutes "
