@@ -52,7 +52,8 @@ def _json_value_schema(containers: int) -> dict[str, Any]:
         "description": f"Free-form details: at most {MAX_META_BYTES} bytes as JSON, nested at "
         f"most {MAX_META_DEPTH} levels (this object included).",
         "additionalProperties": _json_value_schema(MAX_META_DEPTH - 1),
-    }
+    },
+    component_name="EventMeta",  # one component for both event shapes
 )
 class MetaField(serializers.DictField):
     pass
