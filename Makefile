@@ -9,7 +9,7 @@ PORT ?= 8000
 # DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
 DEV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size api-check
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,19 @@ clean:
 # snippet) fails the build.
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+# The published OpenAPI schema: generated and validated, linted with Redocly (redocly.yaml),
+# and both client generators run over it (a TypeScript and a Python client, into var/api/).
+# The Node tools are pinned in package-lock.json (`npm ci`).
+API_OUT := var/api
+api-check: venv
+	test -x node_modules/.bin/redocly || npm ci --no-audit --no-fund
+	mkdir -p $(API_OUT)
+	$(DEV) $(PY) manage.py spectacular --format openapi-json --validate --fail-on-warn --file $(API_OUT)/openapi.json
+	npx --no-install redocly lint $(API_OUT)/openapi.json
+	npx --no-install openapi-typescript $(API_OUT)/openapi.json -o $(API_OUT)/schema.d.ts --redocly scripts/openapi-typescript.redocly.yaml
+	rm -rf $(API_OUT)/python-client
+	$(VENV)/bin/openapi-python-client generate --path $(API_OUT)/openapi.json --output-path $(API_OUT)/python-client --config scripts/openapi-python-client.yaml --meta none
 
 bench: venv
 	$(DEV) $(PY) bench/pipeline.py

@@ -222,6 +222,12 @@ SPECTACULAR_SETTINGS = {
         "SessionStatusEnum": "sessions_app.models.CaptureSession.Status",
         "SessionModeEnum": "sessions_app.models.CaptureSession.Mode",
         "ImageStatusEnum": "images_app.models.Image.Status",
+        # Named for what they are, not for the field (``TypeEnum``, ``UseEnum``...).
+        "EventTypeEnum": "images_app.api.event_serializers.CLIENT_EVENT_TYPE_CHOICES",
+        "SessionFinishStatusEnum": "sessions_app.api.serializers.FINISHED_STATUS_CHOICES",
+        "JwkKeyTypeEnum": ["OKP", "RSA"],
+        "JwkAlgorithmEnum": ["EdDSA", "RS256"],
+        "JwkUseEnum": ["sig"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

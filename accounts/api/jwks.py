@@ -6,7 +6,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts import signing
-from imaging.api.schema import error_responses
+from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView
 
 # Another service may keep the set this long; a token with a kid it has not seen yet is
@@ -42,6 +42,17 @@ class JwksView(ApiView):
         responses={200: JsonWebKeySet, **error_responses(429)},
         auth=[{}],
         operation_id="auth_jwks",
+        tags=["auth"],  # not ".well-known", the path's first segment
+        **described(
+            summary="The public keys that verify API tokens",
+            who="Anyone; no token is needed. Answers are cacheable for 5 minutes "
+            "(`Cache-Control: public, max-age=300`).",
+            changes="Nothing.",
+            idempotency="A read: always safe to repeat. Fetch again when a token names a "
+            "`kid` that is not in the set you hold.",
+            details="The public halves of every key whose tokens are still accepted (RFC "
+            "7517). Pick the key by the token's `kid` and accept only that key's `alg`.",
+        ),
     )
     def get(self, request):
         response = Response(signing.jwks())

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from accounts.oidc import oidc_login
 from accounts.tokens import token_lifetime_seconds, user_token_issue
 from imaging.api.fields import StrictCharField
-from imaging.api.schema import error_responses
+from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView
 
 ID_TOKEN_MAX_LENGTH = 8192
@@ -39,9 +39,37 @@ class LoginView(ApiView):
 
     @extend_schema(
         request=LoginRequest,
-        responses={200: LoginResponse, **error_responses(400, 401, 403, 415, 429, 503)},
+        responses={
+            200: LoginResponse,
+            **error_responses(
+                400,
+                401,
+                403,
+                413,
+                415,
+                429,
+                reasons={
+                    401: "`UNAUTHORIZED`: the id_token is not valid for this service (signature, "
+                    "issuer, audience, expiry or age); the reason is logged, never returned.",
+                    403: "`FORBIDDEN`: the id_token is valid, but no active user of an "
+                    "organisation has that identity (users are provisioned by staff, never "
+                    "created by a login).",
+                    503: "`SERVICE_UNAVAILABLE`: the identity provider's keys cannot be "
+                    "fetched, or OIDC is not configured on this server.",
+                },
+            ),
+        },
         auth=[{}],
         operation_id="auth_login",
+        **described(
+            summary="Exchange an OIDC id_token for a user token",
+            who="Anyone holding an id_token from the organisation's OpenID Connect provider. "
+            "Any `Authorization` header is ignored, so a stale token never blocks a login.",
+            changes="On the first login of a pre-provisioned user with a verified email, links "
+            "the provider's identity to that user. Returns an 8-hour user token.",
+            idempotency="Safe to retry with the same id_token while it is valid: each call "
+            "returns a new user token for the same `user_id`.",
+        ),
     )
     def post(self, request):
         data = self.validated(LoginRequest, request.data)

@@ -6,7 +6,7 @@ from accounts import services
 from accounts.api.serializers import DeviceAuthRequest, DeviceAuthResponse
 from accounts.tokens import device_token_issue, token_lifetime_seconds
 from imaging.api.errors import ApplicationError
-from imaging.api.schema import error_responses
+from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView
 
 
@@ -21,9 +21,37 @@ class DeviceAuthView(ApiView):
 
     @extend_schema(
         request=DeviceAuthRequest,
-        responses={200: DeviceAuthResponse, **error_responses(400, 401, 415, 429)},
+        responses={
+            200: DeviceAuthResponse,
+            **error_responses(
+                400,
+                401,
+                413,
+                415,
+                429,
+                reasons={
+                    401: "`UNAUTHORIZED`: the enrollment code is unknown, expired or used up "
+                    "(or the organisation takes codes and none was sent); on a refresh, the "
+                    "Bearer token is not a device token of this `org_id`, or the device is "
+                    "revoked.",
+                },
+            ),
+        },
         auth=[{}, {"bearerAuth": []}],
         operation_id="auth_device",
+        **described(
+            summary="Enroll a device, or refresh its token",
+            who="Anyone with the organisation's enrollment code (or anyone, for an "
+            "organisation that enrolls devices openly). A device refreshing its token sends "
+            "its current device token as `Authorization: Bearer`.",
+            changes="Enrolling creates a device (and uses one use of the enrollment code); "
+            "refreshing updates the device's platform, model and app version. Either way a "
+            "new 30-day device token is returned; earlier tokens stay valid until they "
+            "expire.",
+            idempotency="Not idempotent without a token: each enrollment creates a new device "
+            "and uses the code once more. A refresh is safe to retry: it returns the same "
+            "`device_id` with a fresh token.",
+        ),
     )
     def post(self, request):
         data = self.validated(DeviceAuthRequest, request.data)

@@ -52,10 +52,15 @@ def _json_value_schema(containers: int) -> dict[str, Any]:
         "description": f"Free-form details: at most {MAX_META_BYTES} bytes as JSON, nested at "
         f"most {MAX_META_DEPTH} levels (this object included).",
         "additionalProperties": _json_value_schema(MAX_META_DEPTH - 1),
-    }
+    },
+    component_name="EventMeta",  # one component for both event shapes
 )
 class MetaField(serializers.DictField):
     pass
+
+
+# Named in the schema as EventTypeEnum (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+CLIENT_EVENT_TYPE_CHOICES = [(t.value, t.label) for t in Event.CLIENT_TYPES]
 
 
 class EventIn(serializers.Serializer):
@@ -63,7 +68,7 @@ class EventIn(serializers.Serializer):
 
     entity_type = serializers.ChoiceField(choices=Event.EntityType.choices)
     entity_id = StrictUUIDField()
-    type = serializers.ChoiceField(choices=[(t.value, t.label) for t in Event.CLIENT_TYPES])
+    type = serializers.ChoiceField(choices=CLIENT_EVENT_TYPE_CHOICES)
     message = StrictCharField(max_length=MAX_MESSAGE_CHARS, required=False, allow_blank=True)
     meta = MetaField(required=False)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -16,7 +16,7 @@ from images_app.api.event_serializers import (
 )
 from imaging.api import ratelimit
 from imaging.api.errors import ApplicationError
-from imaging.api.schema import error_responses
+from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView
 
 
@@ -39,23 +39,41 @@ class EventIngestView(ApiView):
             serializers=[EventSingleIn, EventBatchIn],
             resource_type_field_name=None,
         ),
-        responses={201: EventsAccepted, **error_responses(400, 401, 404, 413, 415, 429)},
-        examples=[
-            OpenApiExample(
-                "batch",
-                request_only=True,
-                value={
-                    "events": [
-                        {
-                            "entity_type": "image",
-                            "entity_id": "5f0c2a8e-3d4b-4c41-9a53-0d2f3c6b7a10",
-                            "type": "upload_complete",
-                        }
-                    ]
+        responses={
+            201: EventsAccepted,
+            **error_responses(
+                400,
+                401,
+                404,
+                413,
+                415,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: an event is invalid (an unknown `type` or "
+                    "`entity_type`, a server-only type such as `processed`, `meta` over 4 KB "
+                    "or 4 levels) or the batch is empty or over 500; `details.events` names "
+                    "each bad event by index. Nothing is stored.",
+                    404: "`NOT_FOUND`: an event names an entity the caller may not see; "
+                    "`details.events` names it by index. Nothing is stored.",
+                    429: "`RATE_LIMITED`: the batch does not fit in what is left of the "
+                    "minute's budget (each event counts), or too many refused batches; retry "
+                    "after `Retry-After` seconds. Nothing was stored.",
                 },
-            )
-        ],
+            ),
+        },
         operation_id="events_ingest",
+        **described(
+            summary="Report events: telemetry, and upload_complete to start processing",
+            who="Devices and users. A device reports about itself and the sessions it "
+            "started and their images; a user about sessions and images at their sites and "
+            "about the organisation's devices.",
+            changes="Stores the events in the audit log, all or nothing. The first "
+            "`upload_complete` for a pending image marks it uploaded and queues processing; "
+            "every other type is telemetry only.",
+            idempotency="Safe to retry for the side effect: a repeated `upload_complete` "
+            "changes nothing more (it is stored again as telemetry).",
+            details='One event, or `{"events": [...]}` with 1 to 500 events.',
+        ),
     )
     def post(self, request):
         try:

@@ -16,7 +16,7 @@ from images_app.api.image_serializers import (
     image_list_item_data,
 )
 from imaging.api.errors import ApplicationError
-from imaging.api.schema import error_responses
+from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView, page_data
 
 
@@ -31,8 +31,31 @@ class ImageListView(ApiView):
 
     @extend_schema(
         parameters=[ImageListQuery],
-        responses={200: ImageList, **error_responses(400, 401, 403, 404, 429)},
+        responses={
+            200: ImageList,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: `session_id` missing or malformed, an unknown "
+                    "`status`, or `limit` (1-1000) or `offset` out of range.",
+                    403: "`FORBIDDEN`: the token is a device token; only users read images.",
+                    404: "`NOT_FOUND`: no such session visible to the caller.",
+                },
+            ),
+        },
         operation_id="images_list",
+        **described(
+            summary="List a session's images (spins by angle, stills in capture order)",
+            who="Users only (a device token is refused with 403) who may see the site of the "
+            "session; an admin sees every site of the organisation.",
+            changes="Nothing. Thumbnail URLs are presigned GETs; a re-read within a tenth of "
+            "their lifetime returns the same URLs, so browsers keep the thumbnails cached.",
+            idempotency="A read: always safe to repeat.",
+        ),
     )
     def get(self, request):
         query = self.validated_query(ImageListQuery)
@@ -59,8 +82,27 @@ class ImageDetailView(ApiView):
     permission_classes = [IsUser]
 
     @extend_schema(
-        responses={200: ImageDetail, **error_responses(401, 403, 404, 429)},
+        responses={
+            200: ImageDetail,
+            **error_responses(
+                401,
+                403,
+                404,
+                429,
+                reasons={
+                    403: "`FORBIDDEN`: the token is a device token; only users read images.",
+                    404: "`NOT_FOUND`: no such image visible to the caller.",
+                },
+            ),
+        },
         operation_id="images_retrieve",
+        **described(
+            summary="One image with its keys, size, EXIF, QC and thumbnail URLs",
+            who="Users only (a device token is refused with 403) who may see the site of the "
+            "session; an admin sees every site of the organisation.",
+            changes="Nothing.",
+            idempotency="A read: always safe to repeat.",
+        ),
     )
     def get(self, request, pk):
         image = selectors.image_get_visible(actor=self.actor, image_id=pk)
@@ -76,8 +118,32 @@ class ImagePublishView(ApiView):
 
     @extend_schema(
         request=None,
-        responses={200: ImagePublished, **error_responses(401, 403, 404, 409, 429)},
+        responses={
+            200: ImagePublished,
+            **error_responses(
+                401,
+                403,
+                404,
+                409,
+                429,
+                reasons={
+                    403: "`FORBIDDEN`: the caller is a device or an operator; only reviewers "
+                    "and admins publish.",
+                    404: "`NOT_FOUND`: no such image visible to the caller.",
+                    409: "`INVALID_TRANSITION`: the image is not `processed` yet (or failed); "
+                    "`details.status` is its status.",
+                },
+            ),
+        },
         operation_id="images_publish",
+        **described(
+            summary="Publish a processed image",
+            who="Reviewers and admins who may see the site of the session.",
+            changes="`processed` → `published`: sets `published_at` and `published_by` and "
+            "records a `published` event.",
+            idempotency="Safe to retry: publishing a published image is a 200 that changes "
+            "nothing and returns the same `published_at` (no second event).",
+        ),
     )
     def post(self, request, pk):
         image = selectors.image_get_visible(actor=self.actor, image_id=pk)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.http import JsonResponse
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 from rest_framework.views import APIView
@@ -13,10 +16,35 @@ from imaging.api.errors import error_response
 from imaging.api.fields import InputSerializer, QueryIntegerField
 
 
+@dataclass(frozen=True)
+class Deprecation:
+    """An operation on its way out (docs/api-versioning.md): every response says so with
+    ``Deprecation`` (RFC 9745) and ``Sunset`` (RFC 8594) headers, and the schema marks the
+    operation ``deprecated`` (``imaging.api.schema.postprocess_operations``)."""
+
+    since: datetime
+    sunset: datetime
+    replacement: str
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Deprecation": f"@{int(self.since.timestamp())}",
+            "Sunset": http_date(self.sunset.timestamp()),
+        }
+
+
 class ApiView(APIView):
     """Throttles run before permissions, so unauthenticated floods are limited too."""
 
     rate_limit_bucket = "default"
+    deprecation: Deprecation | None = None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.deprecation is not None:
+            for name, value in self.deprecation.headers().items():
+                response[name] = value
+        return response
 
     def initial(self, request, *args, **kwargs) -> None:
         self.format_kwarg = self.get_format_suffix(**kwargs)

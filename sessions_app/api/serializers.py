@@ -216,8 +216,12 @@ SESSION_CREATE_REQUEST = PolymorphicProxySerializer(
 )
 
 
+# Named in the schema as SessionFinishStatusEnum (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+FINISHED_STATUS_CHOICES = [(s.value, s.label) for s in CaptureSession.FINISHED]
+
+
 class SessionFinishInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[(s.value, s.label) for s in CaptureSession.FINISHED])
+    status = serializers.ChoiceField(choices=FINISHED_STATUS_CHOICES)
     completed_at = StrictDateTimeField(
         required=False,
         allow_null=True,

@@ -12,7 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.permissions import IsUser
-from imaging.api.schema import error_responses
+from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView, page_data
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
@@ -41,9 +41,29 @@ class SessionListCreateView(ApiView):
 
     @extend_schema(
         operation_id="sessions_list",
-        summary="List sessions of the sites the user may see, newest first",
+        **described(
+            summary="List sessions of the sites the user may see, newest first",
+            who="Users only (a device token is refused with 403). An admin sees every site "
+            "of the organisation; an operator or reviewer the sites they belong to.",
+            changes="Nothing.",
+            idempotency="A read: always safe to repeat. Pages by `limit` and `offset`; "
+            "ordered by `started_at` then `id`, newest first.",
+        ),
         parameters=[SessionListQuery],
-        responses={200: SessionListOutput, **error_responses(400, 401, 403, 429)},
+        responses={
+            200: SessionListOutput,
+            **error_responses(
+                400,
+                401,
+                403,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: a query parameter is malformed, repeated or out "
+                    "of range (`limit` 1-100, `offset` 0 or more; never clamped).",
+                    403: "`FORBIDDEN`: the token is a device token; only users list sessions.",
+                },
+            ),
+        },
     )
     def get(self, request):
         query = self.validated_query(SessionListQuery)
@@ -62,11 +82,40 @@ class SessionListCreateView(ApiView):
 
     @extend_schema(
         operation_id="sessions_create",
-        summary="Start a capture session (the vehicle is found or created by VIN or stock)",
+        **described(
+            summary="Start a capture session (the vehicle is found or created by VIN or stock)",
+            who="A device, or a user of any role, with access to the site (an admin: every "
+            "site of the organisation; a device enrolled for some sites: only those).",
+            changes="Creates an `active` session; finds the organisation's vehicle by VIN, "
+            "then by stock number, or creates it (filling in a missing VIN or stock number). "
+            "Records a `session_created` event.",
+            idempotency="Not idempotent: each call starts a new session (the vehicle is "
+            "reused). After a timeout, list the sessions (users) or keep the first "
+            "session's id before retrying.",
+        ),
         request=SESSION_CREATE_REQUEST,
         responses={
             201: SessionOutput,
-            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                413,
+                415,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: a malformed VIN or stock number, neither given, "
+                    "a `shot_list` that does not fit the mode, or another field invalid.",
+                    403: "`FORBIDDEN`: the site belongs to the organisation, but the caller "
+                    "may not capture there.",
+                    404: "`NOT_FOUND`: no such site in the caller's organisation.",
+                    409: "`VEHICLE_CONFLICT`: the stock number belongs to a vehicle with a "
+                    "different VIN (`details` names the vin, the stock number and the "
+                    "vehicle).",
+                },
+            ),
         },
     )
     def post(self, request):
@@ -118,7 +167,13 @@ class SessionDetailView(ApiView):
 
     @extend_schema(
         operation_id="sessions_retrieve",
-        summary="One session with its vehicle, operator and device",
+        **described(
+            summary="One session with its vehicle, operator and device",
+            who="The device that started the session (at a site it may still use), or a "
+            "user who may see the session's site.",
+            changes="Nothing.",
+            idempotency="A read: always safe to repeat.",
+        ),
         responses={200: SessionDetailOutput, **error_responses(401, 404, 429)},
     )
     def get(self, request, pk: uuid.UUID):
@@ -126,9 +181,35 @@ class SessionDetailView(ApiView):
 
     @extend_schema(
         operation_id="sessions_finish",
-        summary="Finish an active session (complete, abandoned or failed)",
+        **described(
+            summary="Finish an active session (complete, abandoned or failed)",
+            who="Whoever may read the session (see `sessions_retrieve`).",
+            changes="`active` → `complete`, `abandoned` or `failed`, once; sets "
+            "`completed_at` (the one sent if it lies between `started_at` and now + 5 "
+            "minutes, else the server's time). Records a `session_finished` event.",
+            idempotency="Not repeatable: a second finish, even to the same status, is a 409 "
+            "`INVALID_TRANSITION` whose `details.status` is the current status; a client "
+            "retrying after a timeout can treat that 409 with the status it sent as success.",
+        ),
         request=SessionFinishInput,
-        responses={200: SessionDetailOutput, **error_responses(400, 401, 404, 409, 413, 415, 429)},
+        responses={
+            200: SessionDetailOutput,
+            **error_responses(
+                400,
+                401,
+                404,
+                409,
+                413,
+                415,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: `status` is not `complete`, `abandoned` or "
+                    "`failed`, or `completed_at` is not an RFC 3339 time.",
+                    409: "`INVALID_TRANSITION`: the session is already finished "
+                    "(`details.status` is its status).",
+                },
+            ),
+        },
     )
     def patch(self, request, pk: uuid.UUID):
         data = self.validated(SessionFinishInput, request.data)

@@ -46,6 +46,4 @@ def test_list_query_parameters_are_documented(operations):
 def test_finishing_documents_status_as_required(operations):
     body = operations["/v1/sessions/{id}", "patch"]["requestBody"]
     assert body["required"] is True
-    assert body["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/SessionFinishInputRequest"
-    )
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/SessionFinishInput")
