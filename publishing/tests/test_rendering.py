@@ -45,7 +45,7 @@ def test_renditions_are_upright_srgb_and_carry_no_metadata():
 
     assert (result.width, result.height) == (900, 1200)
     assert sorted(result.files) == [(fmt, w) for fmt in ("jpeg", "webp") for w in (320, 640)]
-    for (fmt, width), (height, body) in result.files.items():
+    for (_fmt, width), (height, body) in result.files.items():
         out = PILImage.open(io.BytesIO(body))
         assert out.size == (width, height) and height > width
         assert "icc_profile" not in out.info and "exif" not in out.info
