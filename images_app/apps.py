@@ -7,8 +7,10 @@ class ImagesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from images_app import metrics, storage
+        from images_app import metrics, storage, tasks
         from imaging import health
 
-        del metrics  # imported for its registrations
+        # Imported for their registrations: the metrics, and the tasks in Celery's registry
+        # in every process (services enqueue them by name, images_app/queue.py).
+        del metrics, tasks
         health.readiness_check("storage", storage.bucket_check)

@@ -733,3 +733,25 @@ def test_the_queue_enqueues_the_registered_process_image_task_by_its_name():
     from images_app.queue import PROCESS_IMAGE_TASK
 
     assert tasks.process_image.name == PROCESS_IMAGE_TASK
+
+
+def test_a_fresh_process_has_the_processing_task_registered_for_the_queue():
+    # A web process never imports images_app.tasks itself; the app's ready() must.
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    code = (
+        "import django; django.setup(); from celery import current_app; "
+        "from images_app.queue import PROCESS_IMAGE_TASK; "
+        "print(PROCESS_IMAGE_TASK in current_app.tasks)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "True"
