@@ -371,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         bucket = args.bucket or settings.S3_BUCKET
         settings.S3_BUCKET = bucket
         wait_for(storage.bucket_ensure, timeout=30, what=f"bucket {bucket}")
+        from publishing import public_store
+
+        wait_for(public_store.bucket_ensure, timeout=30, what="the public bucket")
         # After a restart, objects read back only once volume locations have propagated.
         wait_for(_round_trip, timeout=30, what="a write and read back")
         sys.stdout.write(
