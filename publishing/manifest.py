@@ -85,7 +85,8 @@ def manifest_build(*, version: PublicationVersion) -> dict[str, Any]:
     def image(image_id: str, alt: str) -> dict[str, Any] | None:
         row = rows.get(image_id)
         rendition = renditions.get(row["content_sha256"]) if row else None
-        return _image(row, rendition, alt) if rendition else None
+        # No sizes: the original could not be rendered; the version goes live without it.
+        return _image(row, rendition, alt) if rendition and rendition.sizes else None
 
     spin = None
     spin_content = content.get("spin")

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -35,12 +36,13 @@ from imaging.api.errors import ApplicationError
 from publishing import public_store
 from publishing.manifest import content_image_ids, manifest_build
 from publishing.models import Publication, PublicationVersion, Rendition
-from publishing.queue import render_enqueue_on_commit
+from publishing.queue import render_enqueue, render_enqueue_on_commit, render_image_enqueue
 from sessions_app.models import Vehicle
 
 logger = logging.getLogger(__name__)
 
 Action = PublicationVersion.Action
+RENDER_LOST_AFTER = timedelta(minutes=15)
 # The version a rollback in progress returns to (read by the version it writes).
 _rolling_back_to: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "rolling_back_to", default=None
@@ -246,7 +248,11 @@ def renditions_ensure(*, image_ids: list[str]) -> int:
             data = storage.get_bytes(key=row["storage_key"], max_bytes=settings.MAX_UPLOAD_BYTES)
             result = pipeline.web_renditions(data, content_type=row["content_type"])
         except (storage.ObjectNotFound, storage.ObjectTooLarge, pipeline.PipelineError) as exc:
+            # Not worth retrying: noted (no sizes) so the version goes live without it.
             logger.warning("image %s: no renditions (%s)", row["id"], exc)
+            Rendition.objects.get_or_create(
+                sha256=sha, defaults={"width": 1, "height": 1, "placeholder": "", "sizes": {}}
+            )
             continue
         del data
         sizes: dict[str, list[list[int]]] = {}
@@ -267,6 +273,50 @@ def renditions_ensure(*, image_ids: list[str]) -> int:
         done.add(sha)
         rendered += 1
     return rendered
+
+
+def _missing_renditions(version: PublicationVersion) -> list[str]:
+    if version.status != Publication.Status.LIVE:
+        return []
+    ids = content_image_ids(version.content)
+    shas = dict(Image.objects.filter(pk__in=ids).values_list("id", "content_sha256"))
+    done = set(
+        Rendition.objects.filter(sha256__in=set(shas.values())).values_list("sha256", flat=True)
+    )
+    return [str(i) for i, sha in shas.items() if sha not in done]
+
+
+def publication_render_start(*, publication_id: uuid.UUID | str, number: int) -> str:
+    """The render task's first step: with several originals to render, one task per image
+    (the worker's processes share them; the last to finish makes the version live,
+    ``publication_image_rendered``); otherwise render at once."""
+    version = PublicationVersion.objects.filter(
+        publication_id=publication_id, number=number
+    ).first()
+    if version is None:
+        return "missing"
+    if Publication.objects.filter(pk=publication_id, live_version__gte=number).exists():
+        return "stale"
+    missing = _missing_renditions(version)
+    if len(missing) <= 1:
+        return publication_render(publication_id=publication_id, number=number)
+    for image_id in missing:
+        render_image_enqueue(publication_id=publication_id, number=number, image_id=image_id)
+    return f"rendering {len(missing)} images"
+
+
+def publication_image_rendered(
+    *, publication_id: uuid.UUID | str, number: int, image_id: str
+) -> str:
+    """One image's renditions; then, if none of the version's is missing any more, the
+    version's manifests (two finishing at once both try: the row lock lets one win)."""
+    renditions_ensure(image_ids=[image_id])
+    version = PublicationVersion.objects.filter(
+        publication_id=publication_id, number=number
+    ).first()
+    if version is None or _missing_renditions(version):
+        return "waiting"
+    return publication_render(publication_id=publication_id, number=number)
 
 
 def publication_render(*, publication_id: uuid.UUID | str, number: int) -> str:
@@ -306,6 +356,13 @@ def publications_sweep(*, now: datetime | None = None, limit: int = 100) -> list
     """Delete the renditions of vehicles withdrawn longer than the grace period; returns
     the publications swept. Renditions another vehicle still publishes (same original) stay."""
     now = now or timezone.now()
+    # A version not live a while after it was written: its render was lost (the broker, a
+    # worker killed past its retries). Render it again (idempotent; a newer live one wins).
+    lost = Publication.objects.filter(
+        live_version__lt=F("version"), updated_at__lt=now - RENDER_LOST_AFTER
+    ).values_list("pk", "version")[:limit]
+    for publication_id, number in lost:
+        render_enqueue(publication_id=publication_id, number=number)
     cutoff = now - timedelta(days=settings.PUBLICATION_WITHDRAW_GRACE_DAYS)
     due = Publication.objects.filter(
         status=Publication.Status.WITHDRAWN,

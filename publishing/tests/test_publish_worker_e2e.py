@@ -37,7 +37,11 @@ def public_manifest(url: str) -> dict | None:
 
 
 def test_a_published_spin_goes_live_through_the_worker_and_a_withdrawal_too(
-    live_server, org, site, reviewer, workers  # noqa: F811 (the imported fixture)
+    live_server,
+    org,
+    site,
+    reviewer,
+    workers,  # noqa: F811 (the imported fixture)
 ):
     workers(concurrency=2)
     session = CaptureSessionFactory(

@@ -209,3 +209,37 @@ def test_a_rollback_after_the_sweep_renders_the_renditions_again(
     assert public_store.exists(key)
     publication.refresh_from_db()
     assert (publication.status, publication.live_version) == ("live", 3)
+
+
+def test_an_original_gone_from_the_store_does_not_hold_the_version_back(
+    session, reviewer, django_capture_on_commit_callbacks
+):
+    from images_app import storage
+
+    kept, lost = photo(session, shot_name="a", seed=20), photo(session, shot_name="b", seed=21)
+    storage.delete_keys(keys=[lost.storage_key])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        images_publish(images=[kept, lost], actor=reviewer)
+
+    publication = Publication.objects.get(vehicle_id=session.vehicle_id)
+    assert publication.live_version == 1
+    manifest = validate_manifest(PublicationVersion.objects.get(number=1).manifest)
+    assert [s["id"] for s in manifest["stills"]] == [str(kept.id)]
+
+
+def test_the_sweeper_renders_again_a_version_whose_render_was_lost(
+    session, reviewer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # the broker lost the task
+        images_publish(images=[photo(session, shot_name="a", seed=22)], actor=reviewer)
+    publication = Publication.objects.get(vehicle_id=session.vehicle_id)
+    assert publication.live_version == 0
+
+    services.publications_sweep(now=timezone.now() + timedelta(minutes=5))
+    publication.refresh_from_db()
+    assert publication.live_version == 0  # still young: its task may be queued
+    services.publications_sweep(now=timezone.now() + timedelta(minutes=20))
+
+    publication.refresh_from_db()
+    assert publication.live_version == 1
