@@ -9,7 +9,7 @@ PORT ?= 8000
 # DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
 DEV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs bench-publish
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ docs: venv
 
 bench: venv
 	$(DEV) $(PY) bench/pipeline.py
+
+bench-publish: venv
+	$(DEV) $(PY) bench/renditions.py
+	$(DEV) $(PY) bench/publish.py
 
 fuzz: venv
 	$(DEV) $(PY) scripts/fuzz.py

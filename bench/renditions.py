@@ -33,8 +33,8 @@ from pathlib import Path
 
 os.environ.setdefault("VIPS_CONCURRENCY", "1")
 
-import pyvips  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
+import pyvips
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
