@@ -243,3 +243,20 @@ def test_the_sweeper_renders_again_a_version_whose_render_was_lost(
 
     publication.refresh_from_db()
     assert publication.live_version == 1
+
+
+def test_a_heic_original_gets_the_same_web_renditions():
+    from pathlib import Path
+
+    fixtures = Path(pipeline.__file__).parent / "tests" / "fixtures"
+    data = (fixtures / "pillowheif_arrow_iphone8plus_orient6.heic").read_bytes()
+
+    result = pipeline.web_renditions(data, content_type="image/heic")
+
+    assert result.height > result.width  # upright (libheif applies the rotation)
+    widths = sorted({width for _, width in result.files})
+    assert widths == [w for w in (320, 640, 1024, 1600) if w <= result.width]
+    for (fmt, _), (_, body) in result.files.items():
+        out = PILImage.open(io.BytesIO(body))
+        assert out.format == {"jpeg": "JPEG", "webp": "WEBP"}[fmt]
+        assert not out.getexif() and "icc_profile" not in out.info
