@@ -39,6 +39,14 @@ class CanManagePublication(BasePermission):
         return actor is not None and may(actor, "publication.manage")
 
 
+class CanUnpublish(BasePermission):
+    message = "Unpublishing needs the reviewer or admin role."
+
+    def has_permission(self, request, view) -> bool:
+        actor = getattr(request, "actor", None)
+        return actor is not None and may(actor, "image.unpublish")
+
+
 def _not_found(what: str) -> ApplicationError:
     return ApplicationError("NOT_FOUND", f"{what} not found.", status_code=404)
 
@@ -63,7 +71,7 @@ class _PublicationView(ApiView):
 class ImageUnpublishView(ApiView):
     """``published → processed``: the image leaves its vehicle's publication (a version)."""
 
-    permission_classes = [IsUser, CanManagePublication]
+    permission_classes = [IsUser, CanUnpublish]
 
     @extend_schema(
         request=None,
