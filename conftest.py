@@ -168,6 +168,9 @@ def _seaweedfs(tmp_path_factory):
         )
         with override_settings(**info.env):
             wait_for(storage.bucket_ensure, timeout=30, what="SeaweedFS bucket")
+            from publishing import public_store
+
+            wait_for(public_store.bucket_ensure, timeout=30, what="SeaweedFS public bucket")
         yield info
     finally:
         server.stop(graceful=False)  # a throw-away store: no need to wait for weed's shutdown

@@ -94,7 +94,30 @@ def demo_seed(*, sessions: bool = True, progress: Progress | None = None) -> dic
                 progress=progress,
             )  # fmt: skip
             result[key] = str(session.id)
+            if spec.publish:
+                result.update(demo_publication_live(session=session, reviewer=reviewer))
     return result
+
+
+def demo_publication_live(*, session, reviewer: User) -> dict[str, str]:
+    """The published demo vehicle's publication, live in the public store now (rendered
+    here when no worker did yet, e.g. a demo seeded before publications existed); its public
+    manifest URL is what the demo page embeds."""
+    from publishing.models import Publication
+    from publishing.services import (
+        publication_manifest_url,
+        publication_render,
+        vehicle_publication_ensure,
+    )
+
+    vehicle_publication_ensure(vehicle_id=session.vehicle_id, actor=reviewer)
+    publication = Publication.objects.filter(vehicle_id=session.vehicle_id).first()
+    if publication is not None and publication.live_version < publication.version:
+        publication_render(publication_id=publication.pk, number=publication.version)
+    return {
+        "vehicle_id": str(session.vehicle_id),
+        "manifest_url": publication_manifest_url(session.vehicle_id),
+    }
 
 
 @transaction.atomic
@@ -173,7 +196,7 @@ def demo_session_seed(
     """
     from images_app import storage
     from images_app.models import Image
-    from images_app.services import image_process, image_publish
+    from images_app.services import image_process, images_publish
     from images_app.uploads import image_upload_start
     from sessions_app.models import CaptureSession
     from sessions_app.services import session_create, session_finish
@@ -221,8 +244,9 @@ def demo_session_seed(
         if progress:
             progress(f"{spec.stock} {shot.file_name}")
     if spec.publish:
-        for image in Image.objects.filter(session=session, status=Image.Status.PROCESSED):
-            image_publish(image=image, actor=reviewer)
+        # One bulk publish: the vehicle's publication gets one version for the whole spin.
+        processed = Image.objects.filter(session=session, status=Image.Status.PROCESSED)
+        images_publish(images=list(processed), actor=reviewer)
     session.refresh_from_db()
     if not session.is_finished:
         session_finish(session=session, status="complete", completed_at=None, actor=actor)

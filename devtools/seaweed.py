@@ -105,6 +105,7 @@ class SeaweedServer:
         access_key: str | None = None,
         secret_key: str | None = None,
         binary: str | None = None,
+        public_bucket: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
@@ -114,6 +115,7 @@ class SeaweedServer:
         self._access_key = access_key
         self._secret_key = secret_key
         self._binary = binary
+        self._public_bucket_name = public_bucket
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -195,6 +197,13 @@ class SeaweedServer:
 
         return settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY
 
+    def _public_bucket(self) -> str:
+        if self._public_bucket_name:
+            return self._public_bucket_name
+        from django.conf import settings
+
+        return settings.PUBLIC_S3_BUCKET
+
     def _write_identities(self) -> Path:
         access_key, secret_key = self._credentials()
         identities = {
@@ -203,7 +212,9 @@ class SeaweedServer:
                     "name": "imaging",
                     "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
+                },
+                # Anyone may read the public bucket (web renditions, manifests), only it.
+                {"name": "anonymous", "actions": [f"Read:{self._public_bucket()}"]},
             ]
         }
         path = self.data_dir / "identities.json"
@@ -360,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         bucket = args.bucket or settings.S3_BUCKET
         settings.S3_BUCKET = bucket
         wait_for(storage.bucket_ensure, timeout=30, what=f"bucket {bucket}")
+        from publishing import public_store
+
+        wait_for(public_store.bucket_ensure, timeout=30, what="the public bucket")
         # After a restart, objects read back only once volume locations have propagated.
         wait_for(_round_trip, timeout=30, what="a write and read back")
         sys.stdout.write(

@@ -73,9 +73,19 @@ import pillow_heif
 from PIL import ExifTags, Image, ImageCms
 
 from images_app.rules import CONTENT_TYPES as SUPPORTED_CONTENT_TYPES
-from images_app.rules import HEIC, JPEG, THUMB_SIZES, qc_worst
+from images_app.rules import (
+    HEIC,
+    JPEG,
+    PLACEHOLDER_WIDTH,
+    RENDITION_FORMATS,
+    RENDITION_WIDTHS,
+    THUMB_SIZES,
+    qc_worst,
+)
 
 THUMB_JPEG_QUALITY = 85
+RENDITION_JPEG_QUALITY = 82
+RENDITION_WEBP_QUALITY = 80
 
 # 64 MP: every default phone mode and 61 MP cameras pass, 108/200 MP modes do not (see above).
 MAX_IMAGE_PIXELS = 64_000_000
@@ -318,9 +328,16 @@ def process_image_bytes(
 
 
 def upright_preview(
-    data: bytes, *, content_type: str, max_jpeg_scans: int = MAX_JPEG_SCANS
+    data: bytes,
+    *,
+    content_type: str,
+    max_jpeg_scans: int = MAX_JPEG_SCANS,
+    upright_width: int | None = None,
 ) -> UprightPreview:
-    """Check the format, decode once and reduce to the largest thumbnail, upright and sRGB."""
+    """Check the format, decode once and reduce to the largest thumbnail, upright and sRGB.
+
+    ``upright_width``: reduce to that upright width instead (never enlarged), for the web
+    renditions."""
     if not data:
         raise PipelineError("empty_file", "the object has no bytes")
     if content_type not in SUPPORTED_CONTENT_TYPES:
@@ -345,6 +362,14 @@ def upright_preview(
         # HEIC pixels arrive upright from libheif; only JPEG needs the EXIF Orientation.
         orientation = _exif_orientation(exif) if content_type == JPEG else 1
         target = _fit((stored_width, stored_height), THUMB_SIZES[0])
+        if upright_width is not None:
+            sideways = orientation in _SIDEWAYS_ORIENTATIONS
+            across = stored_height if sideways else stored_width
+            scale = min(1.0, upright_width / across)
+            target = (
+                max(1, round(stored_width * scale)),
+                max(1, round(stored_height * scale)),
+            )
         if content_type == JPEG:
             image.draft("RGB", target)
         icc_profile = image.info.get("icc_profile")
@@ -352,7 +377,11 @@ def upright_preview(
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGB")
 
-    image = _resize(image, target)
+    if upright_width is None:
+        image = _resize(image, target)
+    elif image.size != target:
+        # The largest web rendition is viewed full size: Lanczos, after draft()'s reduction.
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     if image.mode == "RGB" and icc_profile:
         image = _to_srgb(image, icc_profile)
     elif image.mode != "RGB":
@@ -462,6 +491,56 @@ def _thumbnails_encode(preview: UprightPreview) -> dict[int, bytes]:
         image.save(buffer, "JPEG", quality=THUMB_JPEG_QUALITY)
         thumbnails[longest] = buffer.getvalue()
     return thumbnails
+
+
+@dataclass(frozen=True)
+class WebRenditions:
+    """A published photo for the web: ``files[(format, width)] = (height, bytes)``, the
+    upright original size, and a tiny JPEG placeholder (bytes)."""
+
+    width: int
+    height: int
+    files: dict[tuple[str, int], tuple[int, bytes]]
+    placeholder: bytes
+
+
+def web_renditions(
+    data: bytes, *, content_type: str, max_jpeg_scans: int = MAX_JPEG_SCANS
+) -> WebRenditions:
+    """Every web rendition of one original, decoded once (at a reduced scale where the
+    format allows), upright, sRGB, with no metadata (no EXIF, GPS or ICC profile written).
+
+    Widths are ``RENDITION_WIDTHS`` up to the original's (never enlarged; an original
+    narrower than the smallest width gets one rendition at its own width), each resized
+    with Lanczos from the next larger one.
+    """
+    preview = upright_preview(
+        data,
+        content_type=content_type,
+        max_jpeg_scans=max_jpeg_scans,
+        upright_width=RENDITION_WIDTHS[-1],
+    )
+    widths = [w for w in RENDITION_WIDTHS if w <= preview.width] or [preview.width]
+    image = preview.image
+    files: dict[tuple[str, int], tuple[int, bytes]] = {}
+    for width in sorted(widths, reverse=True):
+        height = max(1, round(preview.height * width / preview.width))
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        for fmt in RENDITION_FORMATS:
+            buffer = io.BytesIO()
+            if fmt == "jpeg":
+                image.save(buffer, "JPEG", quality=RENDITION_JPEG_QUALITY, progressive=True)
+            else:
+                image.save(buffer, "WEBP", quality=RENDITION_WEBP_QUALITY, method=4)
+            files[(fmt, width)] = (height, buffer.getvalue())
+    tiny_height = max(1, round(preview.height * PLACEHOLDER_WIDTH / preview.width))
+    tiny = image.resize((PLACEHOLDER_WIDTH, tiny_height), Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    tiny.save(buffer, "JPEG", quality=40)
+    return WebRenditions(
+        width=preview.width, height=preview.height, files=files, placeholder=buffer.getvalue()
+    )
 
 
 def _to_srgb(image: Image.Image, icc_profile: bytes) -> Image.Image:

@@ -33,3 +33,12 @@ def qc_worst(statuses: Iterable[object]) -> str | None:
         key=_QC_RANK.__getitem__,
         default=None,
     )
+
+
+# Web renditions of a published photo (publishing/): widths in pixels, ascending, never
+# larger than the upright original; each in every format of RENDITION_FORMATS.
+RENDITION_WIDTHS = (320, 640, 1024, 1600)
+RENDITION_FORMATS = ("jpeg", "webp")
+RENDITION_CONTENT_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp"}
+# The placeholder painted before any rendition arrives: a tiny JPEG as a data URI.
+PLACEHOLDER_WIDTH = 16

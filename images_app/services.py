@@ -40,7 +40,7 @@ from django.utils import timezone
 from accounts.models import User
 from events_app.models import Event
 from events_app.services import actor_fields, event_record
-from images_app import storage, uploads
+from images_app import published_set, storage, uploads
 from images_app.models import Image
 from images_app.queue import image_process_enqueue, image_process_enqueue_on_commit
 from images_app.rules import QC_FAIL
@@ -377,10 +377,11 @@ def _user_of(actor: Any) -> User | None:
     return getattr(actor, "user", None)
 
 
-def image_publish(*, image: Image, actor: Any) -> Image:
+def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
     """``processed → published``; publishing a published image changes nothing.
 
-    ``actor``: the API's Actor or a User (admin actions).
+    ``actor``: the API's Actor or a User (admin actions). The vehicle's publication hears of
+    it in the same transaction (``published_set``).
     """
     with transaction.atomic():
         locked = Image.objects.select_for_update().get(pk=image.pk)
@@ -404,6 +405,29 @@ def image_publish(*, image: Image, actor: Any) -> Image:
             type=Event.Type.PUBLISHED,
             **actor_fields(actor),
         )
+        if _heard:
+            published_set.changed(
+                vehicle_ids=[locked.vehicle_id],
+                actor=actor,
+                action="publish",
+                image_ids=[locked.id],
+            )
+    return locked
+
+
+def image_unpublish(*, image: Image, actor: Any) -> Image:
+    """``published → processed``: the photo leaves the vehicle's publication (in the same
+    transaction); unpublishing an image that is not published changes nothing."""
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != Image.Status.PUBLISHED:
+            return locked
+        locked.status = Image.Status.PROCESSED
+        locked.published_at = None
+        locked.save(update_fields=["status", "published_at"])
+        published_set.changed(
+            vehicle_ids=[locked.vehicle_id], actor=actor, action="unpublish", image_ids=[locked.id]
+        )
     return locked
 
 
@@ -421,17 +445,69 @@ class PublishOutcome:
 
 def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
     """Publish each image with ``image_publish`` (its own row lock and ``published`` event);
-    images that are not processed are reported, not raised."""
+    images that are not processed are reported, not raised. One transaction: each vehicle's
+    publication hears of the whole batch once (one version)."""
     outcome = PublishOutcome()
-    for image in images:
-        if image.status == Image.Status.PUBLISHED:
-            outcome.already_published.append(image)
-            continue
-        try:
-            outcome.published.append(image_publish(image=image, actor=actor))
-        except ApplicationError:
-            outcome.not_publishable.append(image)
+    with transaction.atomic():
+        for image in images:
+            if image.status == Image.Status.PUBLISHED:
+                outcome.already_published.append(image)
+                continue
+            try:
+                outcome.published.append(image_publish(image=image, actor=actor, _heard=False))
+            except ApplicationError:
+                outcome.not_publishable.append(image)
+        published_set.changed(
+            vehicle_ids=[image.vehicle_id for image in outcome.published],
+            actor=actor,
+            action="bulk_publish" if len(outcome.published) > 1 else "publish",
+            image_ids=[image.id for image in outcome.published],
+        )
     return outcome
+
+
+def vehicle_published_set_replace(
+    *, vehicle_id: uuid.UUID, image_ids: Iterable[uuid.UUID], actor: Any, action: str
+) -> list[uuid.UUID]:
+    """Make exactly ``image_ids`` the vehicle's published images, in one transaction (a
+    rollback to an earlier version, a withdrawal with none): the others are unpublished,
+    those still processed are published again. Returns the ids published afterwards; an id
+    no longer processed or published (reprocessed, failed) is left out."""
+    wanted = set(image_ids)
+    now = timezone.now()
+    user = _user_of(actor)
+    with transaction.atomic():
+        rows = list(
+            Image.objects.select_for_update()
+            .filter(vehicle_id=vehicle_id)
+            .filter(Q(status=Image.Status.PUBLISHED) | Q(pk__in=wanted))
+            .order_by("pk")
+        )
+        leaving = [r.pk for r in rows if r.status == Image.Status.PUBLISHED and r.pk not in wanted]
+        coming = [r for r in rows if r.status == Image.Status.PROCESSED and r.pk in wanted]
+        Image.objects.filter(pk__in=leaving).update(
+            status=Image.Status.PROCESSED, published_at=None
+        )
+        Image.objects.filter(pk__in=[r.pk for r in coming]).update(
+            status=Image.Status.PUBLISHED, published_at=now, published_by=user
+        )
+        for image in coming:
+            event_record(
+                org_id=image.org_id,
+                entity_type=Event.EntityType.IMAGE,
+                entity_id=image.id,
+                type=Event.Type.PUBLISHED,
+                meta={"action": action},
+                **actor_fields(actor),
+            )
+        published_set.changed(
+            vehicle_ids=[vehicle_id],
+            actor=actor,
+            action=action,
+            image_ids=[*leaving, *(r.pk for r in coming)],
+        )
+    kept = [r.pk for r in rows if r.status == Image.Status.PUBLISHED and r.pk in wanted]
+    return kept + [r.pk for r in coming]
 
 
 def session_publish_processed(

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "images_app",
     "events_app",
+    "publishing",
     "devtools",  # development commands only (make run, seed_demo); never imported
 ]
 
@@ -265,6 +266,13 @@ AWS_SECRET_ACCESS_KEY = env.str(
     "AWS_SECRET_ACCESS_KEY", default="dev-secret-key-not-for-production" if DEBUG else ""
 )
 UPLOAD_URL_TTL_SECONDS = 15 * 60
+# Published web renditions and manifests (publishing/): a bucket of their own, readable
+# anonymously, served from PUBLIC_MEDIA_BASE_URL (default: the bucket at the public S3
+# endpoint; a CDN in production). Originals and thumbnails stay in S3_BUCKET, private.
+PUBLIC_S3_BUCKET = env.str("PUBLIC_S3_BUCKET", default="imaging-public")
+PUBLIC_MEDIA_BASE_URL = env.str("PUBLIC_MEDIA_BASE_URL", default="")
+# A withdrawn vehicle's renditions are deleted by the sweeper after this many days.
+PUBLICATION_WITHDRAW_GRACE_DAYS = env.int("PUBLICATION_WITHDRAW_GRACE_DAYS", default=7)
 THUMB_URL_TTL_SECONDS = env.int("THUMB_URL_TTL_SECONDS", default=300)
 
 # --- Celery: without REDIS_URL tasks run in-process once the transaction commits.
@@ -284,6 +292,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 540
 # The sweeper re-enqueues uploads nobody reported and tasks the broker lost (beat).
 CELERY_BEAT_SCHEDULE = {
     "sweep-uploads": {"task": "images_app.tasks.sweep_uploads", "schedule": 300.0},
+    "sweep-publications": {"task": "publishing.tasks.sweep_publications", "schedule": 3600.0},
 }
 
 # --- Processing

@@ -48,6 +48,8 @@ case "$role" in
   migrate)
     python manage.py migrate --noinput "$@"
     if [ "${S3_CREATE_BUCKET:-false}" = "true" ]; then
+      # The public bucket (web renditions, manifests) first; the private one is printed last.
+      python manage.py ensure_public_bucket --wait 60
       exec python manage.py ensure_bucket --wait 60
     fi ;;
   healthcheck)

@@ -376,7 +376,9 @@ def test_compose_requires_the_secrets_and_sets_only_real_settings(compose):
 def test_compose_gives_seaweedfs_the_apps_credentials(compose):
     identities = compose["configs"]["seaweedfs-s3"]["content"]
     parsed = json.loads(identities)
-    (identity,) = parsed["identities"]
+    identity, anonymous = parsed["identities"]
+    # Anyone may read the public bucket (web renditions, manifests), and only it.
+    assert anonymous == {"name": "anonymous", "actions": ["Read:imaging-public"]}
     assert identity["credentials"] == [
         {"accessKey": "${AWS_ACCESS_KEY_ID}", "secretKey": "${AWS_SECRET_ACCESS_KEY}"}
     ]

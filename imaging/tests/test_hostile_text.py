@@ -220,6 +220,9 @@ def _examples(ids: dict[str, str]) -> dict[str, tuple[str | None, list[Any]]]:
         "PATCH /v1/sessions/{id}": ("device", [{"status": "complete"}]),
         "GET /v1/images": ("admin", []),
         "GET /v1/sessions": ("admin", []),
+        "GET /v1/feeds/vehicles.csv": ("admin", []),
+        "GET /v1/vehicles/{id}/publication/versions": ("admin", []),
+        "POST /v1/vehicles/{id}/publication/rollback": ("admin", [{"version": 1}]),
     }
 
 

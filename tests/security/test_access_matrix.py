@@ -59,6 +59,30 @@ API = {
         "reviewer": (200, 200, 404, 404),
         "admin": (200, 200, 200, 404),
     },
+    "unpublish image": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "view publication": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "rollback publication": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "withdraw publication": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
 }
 
 # Creating a session names a site, not a session: own and colleague are the caller's site.
@@ -146,8 +170,30 @@ def _call(action: str, client, session: CaptureSession):
     image = processed(ImageFactory(session=session))
     if action == "view image":
         return client.get(f"/v1/images/{image.id}")
-    assert action == "publish image"
-    return client.post(f"/v1/images/{image.id}/publish")
+    if action == "publish image":
+        return client.post(f"/v1/images/{image.id}/publish")
+    publication = _published(image)
+    vehicle = f"/v1/vehicles/{image.vehicle_id}/publication"
+    if action == "unpublish image":
+        return client.post(f"/v1/images/{image.id}/unpublish")
+    if action == "view publication":
+        return client.get(vehicle)
+    if action == "rollback publication":
+        return client.post(f"{vehicle}/rollback", {"version": publication.version}, format="json")
+    assert action == "withdraw publication"
+    return client.post(f"{vehicle}/withdraw")
+
+
+def _published(image: Image):
+    """Publish the image and make its version live, as the worker would after commit."""
+    from images_app.services import images_publish
+    from publishing.models import Publication
+    from publishing.services import publication_render
+
+    images_publish(images=[image], actor=None)
+    publication = Publication.objects.get(vehicle_id=image.vehicle_id)
+    publication_render(publication_id=publication.pk, number=publication.version)
+    return publication
 
 
 API_CELLS = [

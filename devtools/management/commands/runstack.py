@@ -237,11 +237,13 @@ class Command(BaseCommand):
     def wait_for_bucket(self, *, supervisor: subprocess.Popen | None = None) -> None:
         from devtools.seaweed import SeaweedError, wait_for
         from images_app import storage
+        from publishing import public_store
 
         def check() -> None:
             if supervisor is not None and supervisor.poll() is not None:
                 raise CommandError("the processes stopped before S3 answered")
             storage.bucket_ensure()
+            public_store.bucket_ensure()  # renditions and manifests, read anonymously
 
         try:
             wait_for(check, timeout=BUCKET_WAIT_SECONDS, what=f"bucket {settings.S3_BUCKET}")
@@ -299,6 +301,7 @@ class Command(BaseCommand):
                 f"  demo org id      {demo['org_id']}",
                 f"  demo site id     {demo['site_id']}",
                 f"  enrollment code  {demo['enrollment_code']}",
+                f"  demo manifest    {demo['manifest_url']}",
                 f"  demo spin        {base_url}/admin/sessions_app/capturesession/"
                 f"{demo['spin_session_id']}/change/",
                 "",
