@@ -223,6 +223,8 @@ SPECTACULAR_SETTINGS = {
         "SessionStatusEnum": "sessions_app.models.CaptureSession.Status",
         "SessionModeEnum": "sessions_app.models.CaptureSession.Mode",
         "ImageStatusEnum": "images_app.models.Image.Status",
+        "PublicationStatusEnum": "publishing.models.Publication.Status",
+        "PublicationActionEnum": "publishing.models.PublicationVersion.Action",
         # Named for what they are, not for the field (``TypeEnum``, ``UseEnum``...).
         "EventTypeEnum": "images_app.api.event_serializers.CLIENT_EVENT_TYPE_CHOICES",
         "SessionFinishStatusEnum": "sessions_app.api.serializers.FINISHED_STATUS_CHOICES",

@@ -46,7 +46,11 @@ def summary_data(publication: Publication, manifest_url: str) -> dict:
         "properties": {
             "added": {"type": "array", "items": {"type": "string", "format": "uuid"}},
             "removed": {"type": "array", "items": {"type": "string", "format": "uuid"}},
-            "status": {"type": "array", "items": {"type": "string"}, "nullable": True},
+            "status": {
+                "type": "array",
+                "items": {"type": "string", "nullable": True},
+                "nullable": True,
+            },
             "rolled_back_to": {"type": "integer", "nullable": True},
         },
     }

@@ -17,7 +17,7 @@ from accounts.permissions import IsUser
 from images_app import selectors as image_selectors
 from images_app.api.image_serializers import ImagePublished
 from imaging.api.errors import ApplicationError
-from imaging.api.schema import error_responses
+from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView, LimitOffsetQuery, page_data
 from publishing import selectors, services
 from publishing.api.serializers import (
@@ -29,6 +29,11 @@ from publishing.api.serializers import (
     summary_data,
 )
 from publishing.feeds import CHANNELS, feed_csv
+
+WHO = (
+    "Reviewers and admins who may see the vehicle's site (an admin: every site of the "
+    "organisation). Devices and operators get 403."
+)
 
 
 class CanManagePublication(BasePermission):
@@ -75,8 +80,31 @@ class ImageUnpublishView(ApiView):
 
     @extend_schema(
         request=None,
-        responses={200: ImagePublished, **error_responses(401, 403, 404, 409, 429)},
+        responses={
+            200: ImagePublished,
+            **error_responses(
+                401,
+                403,
+                404,
+                409,
+                429,
+                reasons={
+                    403: "`FORBIDDEN`: a device token, or a user without the reviewer or admin "
+                    "role.",
+                    404: "`NOT_FOUND`: no such image visible to the caller.",
+                    409: "`INVALID_TRANSITION`: the image is not published.",
+                },
+            ),
+        },
         operation_id="images_unpublish",
+        **described(
+            summary="Take a published image out of its vehicle's publication",
+            who=WHO,
+            changes="`published → processed`; the vehicle's publication gets a new version "
+            "without the image, rendered and made live after commit.",
+            idempotency="Not repeatable: once the image is unpublished a retry answers 409 "
+            "`INVALID_TRANSITION` (the image's `status` says what happened).",
+        ),
     )
     def post(self, request, pk):
         image = image_selectors.image_get_visible(actor=self.actor, image_id=pk)
@@ -95,9 +123,25 @@ class PublicationView(_PublicationView):
                 OpenApiTypes.OBJECT, description="The manifest: publishing/manifest.schema.json"
             ),
             304: OpenApiResponse(description="Not modified (If-None-Match)."),
-            **error_responses(401, 403, 404, 429),
+            **error_responses(
+                401,
+                403,
+                404,
+                429,
+                reasons={
+                    404: "`NOT_FOUND`: no such vehicle visible to the caller, or no version of "
+                    "its publication is live yet (the first is still rendering).",
+                },
+            ),
         },
         operation_id="vehicles_publication_retrieve",
+        **described(
+            summary="Read a vehicle's live publication manifest",
+            who=WHO,
+            changes="Nothing. The body is the public `manifest.json` of the live version "
+            "(schema: `publishing/manifest.schema.json`), with an `ETag`.",
+            idempotency="A read: always safe to repeat; send `If-None-Match` for a cheap 304.",
+        ),
     )
     def get(self, request, pk):
         publication = self.publication(pk)
@@ -117,8 +161,28 @@ class PublicationVersionsView(_PublicationView):
 
     @extend_schema(
         parameters=[LimitOffsetQuery],
-        responses={200: PublicationVersionList, **error_responses(400, 401, 403, 404, 429)},
+        responses={
+            200: PublicationVersionList,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: `limit` (1-1000) or `offset` out of range.",
+                    404: "`NOT_FOUND`: no such vehicle visible to the caller, or it was never "
+                    "published.",
+                },
+            ),
+        },
         operation_id="vehicles_publication_versions",
+        **described(
+            summary="List a vehicle's publication versions, newest first",
+            who=WHO,
+            changes="Nothing. Each version says who made it, when, and what changed.",
+            idempotency="A read: always safe to repeat.",
+        ),
     )
     def get(self, request, pk):
         query = self.validated_query(LimitOffsetQuery)
@@ -137,8 +201,30 @@ class PublicationRollbackView(_PublicationView):
 
     @extend_schema(
         request=RollbackInput,
-        responses={200: PublicationSummary, **error_responses(400, 401, 403, 404, 429)},
+        responses={
+            200: PublicationSummary,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: `version` missing, not a whole number, or not a "
+                    "version of this publication.",
+                    404: "`NOT_FOUND`: no such vehicle visible to the caller, or it was never "
+                    "published.",
+                },
+            ),
+        },
         operation_id="vehicles_publication_rollback",
+        **described(
+            summary="Make an earlier version's images the live publication again",
+            who=WHO,
+            changes="Version n's images are published again and the others unpublished, as a "
+            "new version, rendered and made live after commit.",
+            idempotency="Rolling back to the version that is already live writes no new version.",
+        ),
     )
     def post(self, request, pk):
         data = self.validated(RollbackInput, request.data)
@@ -155,8 +241,28 @@ class PublicationWithdrawView(_PublicationView):
 
     @extend_schema(
         request=None,
-        responses={200: PublicationSummary, **error_responses(401, 403, 404, 429)},
+        responses={
+            200: PublicationSummary,
+            **error_responses(
+                401,
+                403,
+                404,
+                429,
+                reasons={
+                    404: "`NOT_FOUND`: no such vehicle visible to the caller, or it was never "
+                    "published.",
+                },
+            ),
+        },
         operation_id="vehicles_publication_withdraw",
+        **described(
+            summary="Withdraw a vehicle (sold): its public manifest says withdrawn",
+            who=WHO,
+            changes="Every published image of the vehicle is unpublished, as a new version; "
+            "the public manifest says `withdrawn` at once and the renditions are deleted after "
+            "the grace period (`PUBLICATION_WITHDRAW_GRACE_DAYS`).",
+            idempotency="Withdrawing a withdrawn vehicle writes no new version.",
+        ),
     )
     def post(self, request, pk):
         publication = services.publication_withdraw(
@@ -178,9 +284,22 @@ class VehicleFeedView(ApiView):
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The feed."),
-            **error_responses(400, 401, 403, 429),
+            **error_responses(
+                400,
+                401,
+                403,
+                429,
+                reasons={400: "`VALIDATION_ERROR`: `channel` missing or not a known profile."},
+            ),
         },
         operation_id="feeds_vehicles_csv",
+        **described(
+            summary="Download the organisation's live vehicles as a listing feed (CSV)",
+            who="Reviewers and admins of the organisation. Devices and operators get 403.",
+            changes="Nothing. One row per live vehicle: VIN, stock, manifest URL, hero image "
+            "and additional image URLs in the channel's order and limits.",
+            idempotency="A read: always safe to repeat.",
+        ),
     )
     def get(self, request):
         query = self.validated_query(FeedQuery)
