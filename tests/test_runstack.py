@@ -236,9 +236,16 @@ def test_a_newcomer_runs_make_run_logs_in_and_watches_a_simulated_session_proces
     assert f"{stack.base_url}/v1/docs" in stack.output
     # The embeddable spin viewer's demo page, a dealer's page in miniature.
     viewer = re.search(r"^\s+spin viewer\s+(\S+)$", stack.output, re.M)
-    assert viewer and viewer.group(1) == f"{stack.base_url}/dev/viewer/"
+    # ...embedding the demo vehicle's public manifest, which is live and says so.
+    assert viewer and viewer.group(1).startswith(f"{stack.base_url}/dev/viewer/?manifest=")
     with urllib.request.urlopen(viewer.group(1), timeout=10) as response:
         assert "imaging-viewer/imaging-viewer.js" in response.read().decode()
+    manifest_url = urllib.parse.parse_qs(urllib.parse.urlsplit(viewer.group(1)).query)["manifest"][
+        0
+    ]
+    with urllib.request.urlopen(manifest_url, timeout=10) as response:
+        manifest = json.loads(response.read())
+    assert (manifest["status"], manifest["spin"]["frame_count"]) == ("live", 24)
     console = Console(banner["admin"])
     assert console.log_in("admin@demo.example", banner["admin@demo.example"]).endswith("/admin/")
     # The demo spin is there before anything else happens.

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
@@ -294,8 +294,12 @@ class Command(BaseCommand):
             f"  S3 (bucket)      {settings.S3_ENDPOINT_URL} ({settings.S3_BUCKET})",
         ]
         if settings.DEV_PAGES:
-            # A dealer's page in miniature: the embeddable viewer on a fixture vehicle.
-            lines.append(f"  spin viewer      {base_url}/dev/viewer/")
+            # A dealer's page in miniature: the embeddable viewer on the demo vehicle's public
+            # manifest (a fixture vehicle without the demo).
+            viewer = f"{base_url}/dev/viewer/"
+            if demo and demo.get("manifest_url"):
+                viewer += "?" + urlencode({"manifest": demo["manifest_url"]})
+            lines.append(f"  spin viewer      {viewer}")
         if demo:
             lines += [
                 f"  demo org id      {demo['org_id']}",
