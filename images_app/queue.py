@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import uuid
 
-from celery import current_app
+from imaging.celery import app
 
 PROCESS_IMAGE_TASK = "images_app.tasks.process_image"
 
 
 def _process_image():
-    return current_app.tasks[PROCESS_IMAGE_TASK]
+    # The project's app, not ``celery.current_app``: that is per thread, and in a thread
+    # other than the one that made the app (a threaded server) it is an empty default app.
+    return app.tasks[PROCESS_IMAGE_TASK]
 
 
 def image_process_enqueue(image_id: uuid.UUID | str) -> None:
