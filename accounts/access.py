@@ -20,6 +20,8 @@ tasks and commands. Two parts:
 | session.finish     | its own sessions          | yes                 | yes      | yes   |
 | image.upload       | its own sessions          | sessions it operates (any role) | | yes |
 | image.publish      | no                        | no                  | yes      | yes   |
+| image.reject       | no                        | no                  | yes      | yes   |
+| reshoot.request    | no                        | no                  | yes      | yes   |
 | image.reprocess    | no                        | no                  | no       | yes   |
 | org.administer     | no                        | no                  | no       | yes   |
 
@@ -51,6 +53,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "session.finish": EVERY_ROLE,
     "image.upload": EVERY_ROLE,  # non-admins: only the sessions they operate
     "image.publish": PUBLISHING_ROLES,
+    "image.reject": PUBLISHING_ROLES,
+    "reshoot.request": PUBLISHING_ROLES,
     "image.reprocess": ADMIN_ONLY,
     "org.administer": ADMIN_ONLY,
 }

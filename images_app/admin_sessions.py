@@ -7,6 +7,7 @@ the same services as the API (``image_publish`` and friends, ``session_finish``)
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -29,11 +30,19 @@ from accounts.admin_scoping import (
     is_platform_operator,
     may_administer,
     may_publish,
+    may_reject,
 )
 from images_app import selectors as image_selectors
 from images_app import storage
-from images_app.models import Image
-from images_app.rules import THUMB_KEYS, THUMB_LARGE, THUMB_MEDIUM
+from images_app.models import Image, ReshootItem
+from images_app.review import image_reject
+from images_app.rules import (
+    REJECT_REASONS,
+    THUMB_KEYS,
+    THUMB_LARGE,
+    THUMB_MEDIUM,
+    reject_reasons_suggested,
+)
 from images_app.services import (
     PublishOutcome,
     images_publish,
@@ -45,6 +54,20 @@ from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession, Vehicle
 from sessions_app.selectors import sessions_visible_to
 from sessions_app.services import session_finish
+
+# The review page's keyboard: one key per common reject reason (it rejects the current
+# image with that reason), ``p`` publishes it, ← and → move between images.
+REJECT_KEYS = {
+    "b": "blurred",
+    "u": "underexposed",
+    "o": "overexposed",
+    "g": "glare",
+    "a": "wrong_angle",
+    "c": "cropped",
+    "x": "obstructed",
+    "d": "dirty_vehicle",
+}
+PUBLISH_KEY = "p"
 
 
 def image_label(image: Image) -> str:
@@ -111,6 +134,19 @@ class QcFailuresFilter(admin.SimpleListFilter):
         return queryset
 
 
+class NeedsReshootFilter(admin.SimpleListFilter):
+    title = "reshoots"
+    parameter_name = "reshoot"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Needs reshoot"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return image_selectors.sessions_needing_reshoot(queryset)
+        return queryset
+
+
 class ReadyToPublishFilter(admin.SimpleListFilter):
     title = "publishing"
     parameter_name = "ready"
@@ -138,6 +174,7 @@ class CaptureSessionAdmin(ScopedAdmin):
         "published_count",
         "failed_count",
         "qc_failures",
+        "open_reshoots",
         "mode_name",
         "site",
         "captured_by",
@@ -149,6 +186,7 @@ class CaptureSessionAdmin(ScopedAdmin):
         "mode",
         "started_at",
         QcFailuresFilter,
+        NeedsReshootFilter,
         ReadyToPublishFilter,
     )
     list_select_related = ("vehicle", "site", "operator", "device")
@@ -167,27 +205,28 @@ class CaptureSessionAdmin(ScopedAdmin):
                     "vehicle",
                     "site",
                     "mode",
-                    "shot_list",
+                    "shot_list_summary",
                     "status",
                     "operator",
                     "device",
-                    "started_at",
-                    "completed_at",
+                    "started",
+                    "finished",
                     "id",
                 ),
             },
         ),
     )
+    # Dates in the one format the console uses, the shot list in words (not raw JSON).
     readonly_fields = (
         "vehicle",
         "site",
         "mode",
-        "shot_list",
+        "shot_list_summary",
         "status",
         "operator",
         "device",
-        "started_at",
-        "completed_at",
+        "started",
+        "finished",
         "id",
     )
 
@@ -226,6 +265,21 @@ class CaptureSessionAdmin(ScopedAdmin):
     def started(self, session: CaptureSession) -> str:
         return date_format(localtime(session.started_at), "Y-m-d H:i")
 
+    @admin.display(description="finished")
+    def finished(self, session: CaptureSession) -> str:
+        if session.completed_at is None:
+            return "—"
+        return date_format(localtime(session.completed_at), "Y-m-d H:i")
+
+    @admin.display(description="shot list")
+    def shot_list_summary(self, session: CaptureSession) -> str:
+        parts = []
+        if session.frame_count:
+            parts.append(f"{session.frame_count}-frame spin")
+        if session.still_names:
+            parts.append("stills: " + ", ".join(session.still_names))
+        return "; ".join(parts) or "—"
+
     @admin.display(description="captured by")
     def captured_by(self, session: CaptureSession) -> str:
         if session.operator is not None:
@@ -255,6 +309,12 @@ class CaptureSessionAdmin(ScopedAdmin):
         if not session.qc_failure_count:
             return "0"
         return format_html('<strong class="qc-fail-count">{}</strong>', session.qc_failure_count)
+
+    @admin.display(description="reshoots", ordering="open_reshoot_count")
+    def open_reshoots(self, session: CaptureSession) -> str:
+        if not session.open_reshoot_count:
+            return "0"
+        return format_html('<strong class="reshoot-count">{}</strong>', session.open_reshoot_count)
 
     # --- changelist actions
 
@@ -346,6 +406,7 @@ class CaptureSessionAdmin(ScopedAdmin):
             "publish_selected": (may_publish, self._publish_selected),
             "publish_processed": (may_publish, self._publish_processed),
             "reprocess_selected": (may_administer, self._reprocess_selected),
+            "reject_selected": (may_reject, self._reject_selected),
             "abandon": (may_publish, self._abandon),
         }
         if action not in handlers:
@@ -355,9 +416,11 @@ class CaptureSessionAdmin(ScopedAdmin):
             if not allowed(request.user):
                 raise PermissionDenied
             handler(request, session)
-        return HttpResponseRedirect(
-            reverse("admin:sessions_app_capturesession_change", args=[session.pk])
-        )
+        url = reverse("admin:sessions_app_capturesession_change", args=[session.pk])
+        # The keyboard's place: the image to look at next.
+        with contextlib.suppress(ValueError):
+            url += f"#image-{uuid.UUID(request.POST.get('next', ''))}"
+        return HttpResponseRedirect(url)
 
     def _selected_images(self, request: HttpRequest, session: CaptureSession) -> list[Image]:
         ids = []
@@ -393,6 +456,42 @@ class CaptureSessionAdmin(ScopedAdmin):
         left = len(images) - moved
         note = f" {left} were not processed or failed and did not change." if left else ""
         self.message_user(request, f"Sent {moved} image(s) back for processing.{note}")
+
+    def _reject_selected(self, request: HttpRequest, session: CaptureSession) -> None:
+        images = self._selected_images(request, session)
+        if not images:
+            self.message_user(request, "Select the images to reject first.", messages.WARNING)
+            return
+        reasons = request.POST.getlist("reasons")
+        note = request.POST.get("note", "")
+        rejected, refused = [], []
+        for image in images:
+            try:
+                image_reject(image=image, actor=request.user, reasons=reasons, note=note)
+            except ApplicationError as exc:
+                if exc.code == "VALIDATION_ERROR":
+                    self.message_user(
+                        request, "Choose at least one reason to reject.", messages.ERROR
+                    )
+                    return
+                refused.append(image)
+            else:
+                rejected.append(image)
+        if rejected:
+            labels = ", ".join(REJECT_REASONS[code] for code in REJECT_REASONS if code in reasons)
+            self.message_user(
+                request,
+                f"Rejected {_labels(rejected)} ({labels.lower()}); a reshoot is requested.",
+                messages.SUCCESS,
+            )
+        if refused:
+            self.message_user(
+                request,
+                "Left images that are not processed or published: "
+                + ", ".join(f"{image_label(i)} ({i.status})" for i in refused)
+                + ".",
+                messages.WARNING,
+            )
 
     def _abandon(self, request: HttpRequest, session: CaptureSession) -> None:
         try:
@@ -448,6 +547,8 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
             "thumb": urls[image.pk].get(THUMB_MEDIUM),
             "qc_badges": _qc_badges(image),
             "qc_verdict": image_selectors.qc_verdict(image.qc),
+            "suggested": " ".join(reject_reasons_suggested(image.qc)),
+            "reject_labels": [REJECT_REASONS.get(code, code) for code in image.reject_reasons],
         }
         for image in images
     ]
@@ -483,7 +584,15 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
                 )
     processed = [image for image in images if image.status == Image.Status.PROCESSED]
     user = request.user
+    keys = {reason: key for key, reason in REJECT_KEYS.items()}
     return {
+        "reshoots": reshoot_pairs(session=session, images=images, urls=urls),
+        "can_reject": may_reject(user),
+        "reject_reasons": [
+            {"code": code, "label": label, "key": keys.get(code, "")}
+            for code, label in REJECT_REASONS.items()
+        ],
+        "publish_key": PUBLISH_KEY,
         "session": session,
         "cards": cards,
         "spin": spin,
@@ -498,6 +607,57 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         "publishable_count": len(processed),
         "publishable_qc_failures": sum(1 for image in processed if qc_failed_checks(image.qc)),
     }
+
+
+def reshoot_pairs(
+    *, session: CaptureSession, images: list[Image], urls: dict[Any, dict[str, str]]
+) -> list[dict[str, Any]]:
+    """Each reshoot item of the session with its original and its replacements, for the
+    side-by-side view: the original (rejected) on the left, what the device sent since on
+    the right, newest first."""
+    by_id = {image.pk: image for image in images}
+    replacements: dict[Any, list[Image]] = {}
+    for image in images:
+        if image.replaces_id is not None:
+            replacements.setdefault(image.replaces_id, []).append(image)
+    pairs = []
+    items = ReshootItem.objects.filter(session_id=session.pk).order_by("created_at", "id")
+    for item in items:
+        original = by_id.get(item.image_id)
+        sent = list(replacements.get(item.image_id, [])) if item.image_id else []
+        fulfilled_by = by_id.get(item.replacement_id)
+        if fulfilled_by is not None and fulfilled_by not in sent:
+            sent.append(fulfilled_by)
+        if not sent and item.image_id is None:
+            # A missing frame or shot: whatever was uploaded there since it was asked for.
+            sent = [
+                image
+                for image in images
+                if image.created_at >= item.created_at
+                and (
+                    (item.frame_index is not None and image.frame_index == item.frame_index)
+                    or (item.shot_name is not None and image.shot_name == item.shot_name)
+                )
+            ]
+        sent.sort(key=lambda image: image.created_at, reverse=True)
+        pairs.append(
+            {
+                "item": item,
+                "label": str(item),
+                "reasons": [REJECT_REASONS.get(code, code) for code in item.reasons],
+                "original": original,
+                "original_thumb": urls[original.pk].get(THUMB_MEDIUM) if original else None,
+                "replacements": [
+                    {
+                        "image": image,
+                        "thumb": urls[image.pk].get(THUMB_MEDIUM),
+                        "qc_verdict": image_selectors.qc_verdict(image.qc),
+                    }
+                    for image in sent
+                ],
+            }
+        )
+    return pairs
 
 
 # --- vehicles -----------------------------------------------------------------------------

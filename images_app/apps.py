@@ -7,8 +7,28 @@ class ImagesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from images_app import metrics, storage
+        from images_app import metrics, storage, tasks
         from imaging import health
 
-        del metrics  # imported for its registrations
+        # Imported for their registrations: the metrics, and the Celery tasks, which the
+        # web process enqueues by name (``queue.py``) and so must know too.
+        del metrics, tasks
         health.readiness_check("storage", storage.bucket_check)
+        self._session_detail_reshoots()
+
+    @staticmethod
+    def _session_detail_reshoots() -> None:
+        """``GET /v1/sessions/{id}`` shows the session's open reshoot items."""
+        from images_app.api.review_serializers import ReshootItemOutput
+        from images_app.selectors import session_reshoots_open
+        from sessions_app.api.extras import session_detail_extra
+
+        session_detail_extra(
+            "reshoots",
+            field=ReshootItemOutput(
+                many=True, help_text="Open reshoot items: frames or shots to capture again."
+            ),
+            read=lambda session_id: (
+                ReshootItemOutput(session_reshoots_open(session_id=session_id), many=True).data
+            ),
+        )

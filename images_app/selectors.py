@@ -14,12 +14,22 @@ from functools import reduce
 from operator import and_, or_
 from typing import Any
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.access import actor_of_shape, visibility_shape
 from accounts.actors import Actor
-from images_app.models import Image
+from images_app.models import Image, ReshootItem
 from images_app.rules import QC_FAIL, QC_PASS, QC_WARN, qc_worst
 from images_app.uploads import spin_angle
 from imaging.db import PreparedQuery
@@ -172,7 +182,27 @@ def sessions_with_image_counts(sessions: QuerySet[CaptureSession]) -> QuerySet[C
         failed_count=_count_of_images(status=Image.Status.FAILED),
         published_count=_count_of_images(status=Image.Status.PUBLISHED),
         qc_failure_count=_qc_failures_of_session(),
+        open_reshoot_count=_open_reshoots_of_session(),
     )
+
+
+def _open_reshoots_of_session() -> Coalesce:
+    per_session = (
+        ReshootItem.objects.filter(session_id=OuterRef("pk"), status=ReshootItem.Status.OPEN)
+        .order_by()
+        .values("session_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
+
+
+def sessions_needing_reshoot(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
+    """Sessions with open reshoot items: waiting for the device."""
+    open_items = ReshootItem.objects.filter(
+        session_id=OuterRef("pk"), status=ReshootItem.Status.OPEN
+    )
+    return sessions.filter(Exists(open_items))
 
 
 def sessions_with_qc_failures(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
@@ -198,7 +228,7 @@ class CoverageSlot:
     """One expected picture: a spin angle or a shot of the shot list."""
 
     label: str
-    state: str  # missing | failed | in_progress | processed | published
+    state: str  # missing | failed | rejected | in_progress | processed | published
     image: Image | None  # the picture that stands for this slot, if any
     index: int | None = None
     angle_deg: int | None = None
@@ -223,16 +253,22 @@ class Coverage:
         return [slot for slot in self.slots if slot.state == "failed"]
 
     @property
+    def rejected(self) -> list[CoverageSlot]:
+        return [slot for slot in self.slots if slot.state == "rejected"]
+
+    @property
     def covered(self) -> int:
-        return len(self.slots) - len(self.missing) - len(self.failed)
+        return len(self.slots) - len(self.missing) - len(self.failed) - len(self.rejected)
 
 
-_SLOT_STATE_ORDER = ("published", "processed", "in_progress", "failed")
+_SLOT_STATE_ORDER = ("published", "processed", "in_progress", "failed", "rejected")
 
 
 def _slot_state(image: Image) -> str:
     if image.status in IN_PROGRESS:
         return "in_progress"
+    if image.status == Image.Status.SUPERSEDED:
+        return "rejected"
     return str(image.status)
 
 
@@ -289,3 +325,59 @@ def stills_coverage(*, session: CaptureSession, images: Iterable[Image]) -> Cove
         if image.shot_name in by_name:
             by_name[image.shot_name].append(image)
     return Coverage(slots=[_slot(name, by_name[name]) for name in names])
+
+
+# --- reshoots ------------------------------------------------------------------------------
+
+RESHOOT_COLUMNS = (
+    "id",
+    "session_id",
+    "image_id",
+    "frame_index",
+    "angle_deg",
+    "shot_name",
+    "reasons",
+    "note",
+    "status",
+    "created_at",
+    "fulfilled_at",
+    "replacement_id",
+)
+
+
+def reshoots_visible_to(*, actor: Actor) -> QuerySet[ReshootItem]:
+    """Reshoot items of the sessions the actor sees (a device: the sessions it started)."""
+    return ReshootItem.objects.filter(
+        org_id=actor.org_id, session__in=sessions_visible_to(actor=actor).values("pk")
+    )
+
+
+def reshoot_page(
+    *,
+    actor: Actor,
+    status: str | None,
+    session_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the reshoot items the actor sees, oldest first, and the filtered total,
+    in one query (the total as a window count)."""
+    items = reshoots_visible_to(actor=actor)
+    if status is not None:
+        items = items.filter(status=status)
+    if session_id is not None:
+        items = items.filter(session_id=session_id)
+    items = items.annotate(total_rows=Window(Count("*"))).order_by("created_at", "id")
+    page = list(items.values(*RESHOOT_COLUMNS, "total_rows")[offset : offset + limit])
+    if page:
+        return page, page[0]["total_rows"]
+    return page, 0 if offset == 0 else items.count()
+
+
+def session_reshoots_open(*, session_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The open items of a session (the caller already sees the session), oldest first."""
+    return list(
+        ReshootItem.objects.filter(session_id=session_id, status=ReshootItem.Status.OPEN)
+        .order_by("created_at", "id")
+        .values(*RESHOOT_COLUMNS)
+    )

@@ -43,6 +43,7 @@ from events_app.services import actor_fields, event_record
 from images_app import storage, uploads
 from images_app.models import Image
 from images_app.queue import image_process_enqueue, image_process_enqueue_on_commit
+from images_app.review import reshoots_fulfil
 from images_app.rules import QC_FAIL
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, id_list_text, in_id_list
@@ -365,6 +366,9 @@ def _image_finish(
                 message="QC failed: " + ", ".join(failed_checks),
                 meta={"failed": failed_checks, "qc": result.qc},
             )
+        else:
+            # A replacement (or a missing shot) that passes QC answers its reshoot.
+            reshoots_fulfil(image=image)
     return "processed"
 
 
@@ -380,7 +384,9 @@ def _user_of(actor: Any) -> User | None:
 def image_publish(*, image: Image, actor: Any) -> Image:
     """``processed → published``; publishing a published image changes nothing.
 
-    ``actor``: the API's Actor or a User (admin actions).
+    Publishing a replacement supersedes its original (a published original becomes
+    ``superseded``) and closes the reshoot items it answers, QC or not: the reviewer
+    accepted it. ``actor``: the API's Actor or a User (admin actions).
     """
     with transaction.atomic():
         locked = Image.objects.select_for_update().get(pk=image.pk)
@@ -404,6 +410,11 @@ def image_publish(*, image: Image, actor: Any) -> Image:
             type=Event.Type.PUBLISHED,
             **actor_fields(actor),
         )
+        if locked.replaces_id is not None:
+            Image.objects.filter(pk=locked.replaces_id, status=Image.Status.PUBLISHED).update(
+                status=Image.Status.SUPERSEDED
+            )
+        reshoots_fulfil(image=locked, actor=actor)
     return locked
 
 

@@ -220,6 +220,19 @@ def _examples(ids: dict[str, str]) -> dict[str, tuple[str | None, list[Any]]]:
         "PATCH /v1/sessions/{id}": ("device", [{"status": "complete"}]),
         "GET /v1/images": ("admin", []),
         "GET /v1/sessions": ("admin", []),
+        "POST /v1/images/{id}/reject": ("admin", [{"reasons": ["blurred"], "note": "Rig shook"}]),
+        "GET /v1/reshoots": ("device", []),
+        "POST /v1/reshoots": (
+            "admin",
+            [
+                {
+                    "session_id": ids["session"],
+                    "shot_name": "dash",
+                    "note": "Dash again",
+                    "reasons": ["other"],
+                }
+            ],
+        ),
     }
 
 

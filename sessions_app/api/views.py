@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -15,6 +16,7 @@ from accounts.permissions import IsUser
 from imaging.api.schema import error_responses
 from imaging.api.views import ApiView, page_data
 from sessions_app import selectors, services
+from sessions_app.api.extras import DETAIL_EXTRAS, detail_extras_data
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
     SESSION_DETAIL,
@@ -82,6 +84,16 @@ class SessionListCreateView(ApiView):
         return Response(SessionOutput(session).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_serializer(component_name="SessionDetailOutput")
+class SessionDetailResponse(SessionDetailOutput):
+    """The detail as answered: with what apps above sessions add (``api/extras.py``)."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields.update({name: copy.deepcopy(x.field) for name, x in DETAIL_EXTRAS.items()})
+        return fields
+
+
 class TransitionSchema(AutoSchema):
     """Documents a PATCH body as sent: its fields are required, it is not a partial update.
 
@@ -114,12 +126,12 @@ class SessionDetailView(ApiView):
         )
         if row is None:
             raise NotFound()
-        return session_detail_data(row)
+        return {**session_detail_data(row), **detail_extras_data(pk)}
 
     @extend_schema(
         operation_id="sessions_retrieve",
         summary="One session with its vehicle, operator and device",
-        responses={200: SessionDetailOutput, **error_responses(401, 404, 429)},
+        responses={200: SessionDetailResponse, **error_responses(401, 404, 429)},
     )
     def get(self, request, pk: uuid.UUID):
         return Response(self._detail(pk))
@@ -128,7 +140,10 @@ class SessionDetailView(ApiView):
         operation_id="sessions_finish",
         summary="Finish an active session (complete, abandoned or failed)",
         request=SessionFinishInput,
-        responses={200: SessionDetailOutput, **error_responses(400, 401, 404, 409, 413, 415, 429)},
+        responses={
+            200: SessionDetailResponse,
+            **error_responses(400, 401, 404, 409, 413, 415, 429),
+        },
     )
     def patch(self, request, pk: uuid.UUID):
         data = self.validated(SessionFinishInput, request.data)

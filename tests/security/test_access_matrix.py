@@ -59,6 +59,18 @@ API = {
         "reviewer": (200, 200, 404, 404),
         "admin": (200, 200, 200, 404),
     },
+    "reject image": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "request reshoot": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (201, 201, 404, 404),
+        "admin": (201, 201, 201, 404),
+    },
 }
 
 # Creating a session names a site, not a session: own and colleague are the caller's site.
@@ -89,6 +101,11 @@ CONSOLE = {
     "reprocess": {
         "operator": (403, 403, 404, 404),
         "reviewer": (403, 403, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    "reject": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
         "admin": (302, 302, 302, 404),
     },
 }
@@ -143,7 +160,12 @@ def _call(action: str, client, session: CaptureSession):
         return client.patch(f"/v1/sessions/{session.id}", {"status": "complete"}, format="json")
     if action == "presign":
         return client.post("/v1/presign", _presign_body(session), format="json")
-    image = processed(ImageFactory(session=session))
+    if action == "request reshoot":
+        body = {"session_id": str(session.id), "frame_index": 1, "reasons": ["cropped"]}
+        return client.post("/v1/reshoots", body, format="json")
+    image = processed(ImageFactory(session=session, frame_index=0))
+    if action == "reject image":
+        return client.post(f"/v1/images/{image.id}/reject", {"reasons": ["blurred"]}, format="json")
     if action == "view image":
         return client.get(f"/v1/images/{image.id}")
     assert action == "publish image"
@@ -195,8 +217,12 @@ def _console_call(action: str, client, session: CaptureSession):
         "publish processed": "publish_processed",
         "abandon": "abandon",
         "reprocess": "reprocess_selected",
+        "reject": "reject_selected",
     }[action]
-    return client.post(review_action_url(session), {"action": name, "image": [str(image.pk)]})
+    return client.post(
+        review_action_url(session),
+        {"action": name, "image": [str(image.pk)], "reasons": ["blurred"]},
+    )
 
 
 CONSOLE_CELLS = [
