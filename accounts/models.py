@@ -33,6 +33,9 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The console says "organisation" everywhere (the app is "Organisation").
+        verbose_name = "organisation"
+        verbose_name_plural = "organisations"
 
     def __str__(self) -> str:
         return self.name

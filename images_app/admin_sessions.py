@@ -8,7 +8,9 @@ the same services as the API (``image_publish`` and friends, ``session_finish``)
 from __future__ import annotations
 
 import contextlib
+import csv
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,7 +18,9 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -100,6 +104,14 @@ def publish_messages(outcome: PublishOutcome) -> list[tuple[int, str]]:
                 "then publish them with “Also publish images that failed QC” ticked.",
             )
         )
+    if outcome.blocked_by_coverage:
+        said.append(
+            (
+                messages.ERROR,
+                f"Held back {len(outcome.blocked_by_coverage)} image(s): the shot list is not "
+                "fully covered, and this organisation publishes only complete sessions.",
+            )
+        )
     if outcome.not_publishable:
         said.append(
             (
@@ -166,20 +178,20 @@ class ReadyToPublishFilter(admin.SimpleListFilter):
 @admin.register(CaptureSession)
 class CaptureSessionAdmin(ScopedAdmin):
     # What a reviewer scans first comes first; the rest scrolls on narrow screens.
+    # The review queue: sessions with processed images waiting come first, oldest first;
+    # compact enough for a 1366 px screen.
     list_display = (
+        "hero",
         "vehicle_keys",
         "status",
-        "image_count",
-        "processed_count",
-        "published_count",
-        "failed_count",
+        "image_summary",
+        "coverage",
         "qc_failures",
         "open_reshoots",
-        "mode_name",
-        "site",
-        "captured_by",
+        "where_and_who",
         "started",
     )
+    list_display_links = ("vehicle_keys",)
     list_filter = (
         SiteFilter,
         "status",
@@ -192,11 +204,12 @@ class CaptureSessionAdmin(ScopedAdmin):
     list_select_related = ("vehicle", "site", "operator", "device")
     search_fields = ("vehicle__vin", "vehicle__stock")
     search_help_text = "VIN or stock number (or part of one)."
-    ordering = ("-started_at", "-id")
+    ordering = ("started_at", "id")
     show_full_result_count = False  # one COUNT per page is enough
     list_per_page = 50
     actions = ("publish_processed", "mark_abandoned")
     change_form_template = "admin/sessions_app/capturesession/review.html"
+    change_list_template = "admin/sessions_app/capturesession/change_list.html"
     fieldsets = (
         (
             "Session details",
@@ -237,6 +250,11 @@ class CaptureSessionAdmin(ScopedAdmin):
         sessions = super().get_queryset(request).select_related(*self.list_select_related)
         return image_selectors.sessions_with_image_counts(sessions)
 
+    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+        # The queue: sessions with processed images waiting for review first, oldest first
+        # (an expression, so not in the static ``ordering``, which names fields only).
+        return (image_selectors.awaiting_review().desc(), "started_at", "id")
+
     # Sessions are captured by devices and finished through the API or the actions here.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -249,13 +267,50 @@ class CaptureSessionAdmin(ScopedAdmin):
 
     # --- columns
 
+    class Media:
+        css = {"all": ("sessions_app/queue.css",)}
+
+    @admin.display(description="")
+    def hero(self, session: CaptureSession) -> SafeString | str:
+        if not session.hero_thumb_key:
+            return ""
+        return format_html(
+            '<img src="{}" width="64" alt="" loading="lazy" class="hero-thumb">',
+            storage.presigned_get(key=session.hero_thumb_key),
+        )
+
     @admin.display(description="vehicle (VIN / stock)", ordering="vehicle__vin")
     def vehicle_keys(self, session: CaptureSession) -> SafeString:
         return format_html(
-            '<span class="vin">{}</span><br><span class="stock">{}</span>',
+            '<span class="vin">{}</span><br><span class="stock">{}</span> '
+            '<span class="mode">{}</span>',
             session.vehicle.vin or "—",
             session.vehicle.stock or "—",
+            session.mode,
         )
+
+    @admin.display(description="site / captured by", ordering="site__name")
+    def where_and_who(self, session: CaptureSession) -> SafeString:
+        return format_html(
+            '{}<br><small class="counts">{}</small>', session.site, self.captured_by(session)
+        )
+
+    @admin.display(description="images", ordering="image_count")
+    def image_summary(self, session: CaptureSession) -> SafeString:
+        return format_html(
+            '{}<br><small class="counts">{} processed · {} published · {} failed</small>',
+            session.image_count,
+            session.processed_count,
+            session.published_count,
+            session.failed_count,
+        )
+
+    @admin.display(description="coverage", ordering="covered_count")
+    def coverage(self, session: CaptureSession) -> str:
+        expected = session.frame_count or len(session.still_names)
+        if not expected:
+            return "—"
+        return f"{min(session.covered_count, expected)}/{expected}"
 
     @admin.display(description="mode", ordering="mode")
     def mode_name(self, session: CaptureSession) -> str:
@@ -371,6 +426,11 @@ class CaptureSessionAdmin(ScopedAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
+                "photographers/",
+                self.admin_site.admin_view(self.photographers_view),
+                name="{}_{}_photographers".format(*info),
+            ),
+            path(
                 "<path:object_id>/review/",
                 self.admin_site.admin_view(self.review_action_view),
                 name="{}_{}_review".format(*info),
@@ -392,6 +452,43 @@ class CaptureSessionAdmin(ScopedAdmin):
             context["title"] = session_title(obj)
             context["subtitle"] = None
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def photographers_view(self, request: HttpRequest) -> HttpResponse:
+        """First-time acceptance and the common reject reasons per device or operator over
+        the last ``days`` (7, 30 or 90), on a page or as CSV (``?format=csv``)."""
+        try:
+            days = int(request.GET.get("days", "30"))
+        except ValueError:
+            days = 30
+        days = days if days in STATS_PERIODS else 30
+        until = timezone.now()
+        since = until - timedelta(days=days)
+        stats = image_selectors.photographer_stats(
+            sessions=self.get_queryset(request), since=since, until=until
+        )
+        if request.GET.get("format") == "csv":
+            return _photographers_csv(stats, days=days)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Photographers",
+            "subtitle": None,
+            "opts": self.opts,
+            "stats": [
+                {
+                    "row": row,
+                    "rate": _percent(row.acceptance_rate),
+                    "reasons": [
+                        (REJECT_REASONS.get(code, code), n) for code, n in row.top_reasons()
+                    ],
+                }
+                for row in stats
+            ],
+            "days": days,
+            "periods": STATS_PERIODS,
+        }
+        return TemplateResponse(
+            request, "admin/sessions_app/capturesession/photographers.html", context
+        )
 
     def review_action_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The review page's buttons: publish selected or every processed image, reprocess
@@ -508,6 +605,31 @@ class CaptureSessionAdmin(ScopedAdmin):
         self.message_user(request, "The session is marked abandoned.", messages.SUCCESS)
 
 
+STATS_PERIODS = (7, 30, 90)
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.0f} %"
+
+
+def _photographers_csv(stats: list, *, days: int) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="photographers-{days}d.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["kind", "id", "name", "reviewed", "accepted_first_time", "acceptance_rate", "reasons"]
+    )
+    for row in stats:
+        rate = "" if row.acceptance_rate is None else f"{row.acceptance_rate:.3f}"
+        reasons = "; ".join(f"{code} {n}" for code, n in row.top_reasons(len(REJECT_REASONS)))
+        # A name is text its owner chose: never let a spreadsheet read it as a formula.
+        name = "'" + row.name if row.name[:1] in ("=", "+", "-", "@", "\t", "\r") else row.name
+        writer.writerow(
+            [row.kind, row.id, name, row.reviewed, row.accepted_first_time, rate, reasons]
+        )
+    return response
+
+
 def session_title(session: CaptureSession) -> str:
     vehicle = session.vehicle
     names = [f"VIN {vehicle.vin}" if vehicle.vin else "", vehicle.stock or ""]
@@ -586,6 +708,7 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
     user = request.user
     keys = {reason: key for key, reason in REJECT_KEYS.items()}
     return {
+        "template_coverage": _template_strip(session=session, images=images),
         "reshoots": reshoot_pairs(session=session, images=images, urls=urls),
         "can_reject": may_reject(user),
         "reject_reasons": [
@@ -606,6 +729,41 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         "session_events_url": f"{events_url}?session={session.pk}",
         "publishable_count": len(processed),
         "publishable_qc_failures": sum(1 for image in processed if qc_failed_checks(image.qc)),
+    }
+
+
+def _template_strip(*, session: CaptureSession, images: list[Image]) -> dict[str, Any] | None:
+    """The coverage strip of a session made from a shot-list template: one cell per item,
+    required or optional, covered, missing or rejected."""
+    coverage = image_selectors.template_coverage(session=session, images=images)
+    if coverage is None:
+        return None
+    template = session.shot_list_template
+    cells = []
+    for item in template.items:
+        code = item["code"]
+        state = (
+            "covered"
+            if code in coverage.covered
+            else "rejected"
+            if code in coverage.rejected
+            else "missing"
+        )
+        cells.append(
+            {
+                "code": code,
+                "label": item.get("label") or code,
+                "category": item.get("category", ""),
+                "required": bool(item.get("required")),
+                "state": state,
+            }
+        )
+    return {
+        "template": template,
+        "cells": cells,
+        "percent": coverage.percent,
+        "missing": [c["label"] for c in cells if c["required"] and c["state"] != "covered"],
+        "blocks": template.block_publishing_below_full_coverage,
     }
 
 

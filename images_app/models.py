@@ -169,3 +169,12 @@ class ReshootItem(models.Model):
         if self.angle_deg is not None:
             return f"{self.angle_deg}°"
         return self.shot_name or str(self.id)
+
+
+class FailedImage(Image):
+    """The console's failed-processing view of images (same rows, status ``failed``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "failed image"
+        verbose_name_plural = "failed processing"

@@ -399,6 +399,7 @@ def image_publish(*, image: Image, actor: Any) -> Image:
                 status_code=409,
                 details={"status": locked.status},
             )
+        _coverage_gate(session_id=locked.session_id)
         locked.status = Image.Status.PUBLISHED
         locked.published_at = timezone.now()
         locked.published_by = _user_of(actor)
@@ -418,6 +419,26 @@ def image_publish(*, image: Image, actor: Any) -> Image:
     return locked
 
 
+def _coverage_gate(*, session_id: uuid.UUID) -> None:
+    """A session whose shot-list template blocks publishing below full coverage publishes
+    nothing until every required item is covered (the default only warns, in the console)."""
+    from images_app.selectors import template_coverage
+
+    session = CaptureSession.objects.select_related("shot_list_template").get(pk=session_id)
+    template = session.shot_list_template
+    if template is None or not template.block_publishing_below_full_coverage:
+        return
+    coverage = template_coverage(session=session)
+    if coverage is not None and coverage.missing:
+        raise ApplicationError(
+            "COVERAGE_INCOMPLETE",
+            f"The shot list is {coverage.percent} % covered; this organisation publishes "
+            "only complete sessions.",
+            status_code=409,
+            details={"missing": coverage.missing, "percent": coverage.percent},
+        )
+
+
 @dataclass
 class PublishOutcome:
     """What a publish of several images did, for the reviewer's message."""
@@ -428,6 +449,8 @@ class PublishOutcome:
     not_publishable: list[Image] = field(default_factory=list)
     # Processed but failed a quality check, left for the reviewer to confirm.
     skipped_qc_failures: list[Image] = field(default_factory=list)
+    # Held back: the session's shot list is not fully covered and its template blocks.
+    blocked_by_coverage: list[Image] = field(default_factory=list)
 
 
 def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
@@ -440,8 +463,11 @@ def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
             continue
         try:
             outcome.published.append(image_publish(image=image, actor=actor))
-        except ApplicationError:
-            outcome.not_publishable.append(image)
+        except ApplicationError as exc:
+            if exc.code == "COVERAGE_INCOMPLETE":
+                outcome.blocked_by_coverage.append(image)
+            else:
+                outcome.not_publishable.append(image)
     return outcome
 
 

@@ -141,3 +141,72 @@ def test_the_console_has_a_favicon(client):
     page = client.get("/admin/login/").content.decode()
     assert re.search(r'<link rel="icon" href="[^"]*imaging/favicon\.svg"', page)
     assert finders.find("imaging/favicon.svg")
+
+
+def test_photographer_stats_give_first_time_acceptance_and_reasons(reviewer, org, site):
+    rig = DeviceFactory(org=org, platform="edge", model="Rig A")
+    session = CaptureSessionFactory(org=org, site=site, device=rig, status="complete")
+    from images_app.services import image_publish
+
+    for index in range(3):
+        image_publish(image=frame(session, index), actor=reviewer)
+    image_reject(image=frame(session, 3), actor=reviewer, reasons=["blurred", "glare"])
+    frame(session, 4)  # not reviewed yet: not counted
+    client = console(reviewer)
+
+    page = client.get(CHANGELIST + "photographers/").content.decode()
+    assert "Rig A · edge" in page
+    assert "75 %" in page
+    assert "Blurred (1), Glare / reflection (1)" in page
+
+    csv_response = client.get(CHANGELIST + "photographers/", {"days": "7", "format": "csv"})
+    assert csv_response["Content-Type"].startswith("text/csv")
+    lines = csv_response.content.decode().splitlines()
+    assert lines[0] == "kind,id,name,reviewed,accepted_first_time,acceptance_rate,reasons"
+    assert lines[1] == f"device,{rig.pk},Rig A · edge,4,3,0.750,blurred 1; glare 1"
+
+
+def test_photographer_stats_see_only_the_viewers_sessions(reviewer, org, other_site, other_org):
+    hidden = CaptureSessionFactory(
+        org=org, site=other_site, device=DeviceFactory(org=org, model="Back lot rig")
+    )
+    image_reject(image=frame(hidden, 1), actor=reviewer, reasons=["cropped"])
+    theirs = CaptureSessionFactory(org=other_org, device=DeviceFactory(org=other_org, model="X"))
+    frame(theirs, 1, status="published")
+    page = console(reviewer).get(CHANGELIST + "photographers/").content.decode()
+    assert "Back lot rig" not in page
+    assert "Nothing reviewed in this period." in page
+
+
+def test_a_csv_name_cannot_become_a_formula(admin, org, site):
+    rig = DeviceFactory(org=org, platform="ios", model="=HYPERLINK(1)")
+    session = CaptureSessionFactory(org=org, site=site, device=rig)
+    frame(session, 1, status="published")
+    body = console(admin).get(CHANGELIST + "photographers/", {"format": "csv"}).content.decode()
+    assert ",'=HYPERLINK(1) · ios," in body
+
+
+def test_the_queue_puts_sessions_waiting_for_review_first_oldest_first(reviewer, org, site):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    done = CaptureSessionFactory(org=org, site=site, started_at=now - timedelta(days=3))
+    frame(done, 1, status="published")
+    newer = CaptureSessionFactory(org=org, site=site, started_at=now - timedelta(hours=1))
+    frame(newer, 1)
+    older = CaptureSessionFactory(org=org, site=site, started_at=now - timedelta(days=1))
+    frame(older, 1)
+    page = console(reviewer).get(CHANGELIST).content.decode()
+    order = [page.index(str(s.pk)) for s in (older, newer, done)]
+    assert order == sorted(order)
+    # Each row has its hero thumbnail and coverage.
+    assert page.count('class="hero-thumb"') == 3
+    assert ">1/24<" in page
+
+
+def test_the_console_spells_organisation_one_way(admin):
+    page = console(admin).get("/admin/").content.decode()
+    assert "Organisations" in page
+    assert "Organizations" not in page and "Organization<" not in page

@@ -27,10 +27,12 @@ from sessions_app.api.serializers import (
     SessionListOutput,
     SessionListQuery,
     SessionOutput,
+    ShotListTemplateOutput,
     session_detail_data,
     session_list_item_data,
 )
 from sessions_app.models import CaptureSession
+from sessions_app.shot_lists import shot_list_templates_of
 
 
 class SessionListCreateView(ApiView):
@@ -79,6 +81,7 @@ class SessionListCreateView(ApiView):
             vehicle=data["vehicle"],
             mode=data["mode"],
             shot_list=data["shot_list"],
+            shot_list_template_id=data.get("shot_list_template_id"),
             request_id=request.request_id,
         )
         return Response(SessionOutput(session).data, status=status.HTTP_201_CREATED)
@@ -155,3 +158,17 @@ class SessionDetailView(ApiView):
             request_id=request.request_id,
         )
         return Response(self._detail(pk))
+
+
+class ShotListTemplateListView(ApiView):
+    """The organisation's shot-list templates (the dealership default is made on first
+    read), for devices and users alike."""
+
+    @extend_schema(
+        operation_id="shot_list_templates_list",
+        summary="The organisation's shot-list templates",
+        responses={200: ShotListTemplateOutput(many=True), **error_responses(401, 429)},
+    )
+    def get(self, request):
+        templates = shot_list_templates_of(org_id=self.actor.org_id)
+        return Response(ShotListTemplateOutput(templates, many=True).data)

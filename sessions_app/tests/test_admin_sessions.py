@@ -66,22 +66,18 @@ def test_the_changelist_shows_vehicle_site_mode_status_capturer_and_counts(
 
     assert page.status_code == 200
     [row] = changelist_rows(page)
-    # checkbox, vehicle (VIN / stock), status, images, processed, published, failed,
-    # QC failures, open reshoots, mode, site, captured by, started
-    assert row[1:12] == [
-        "1HGCM82633A004352 STK-0042",
+    # checkbox, hero thumbnail, vehicle (VIN / stock, mode), status, images (processed,
+    # published, failed), coverage, QC failures, open reshoots, site / captured by, started
+    assert row[2:9] == [
+        "1HGCM82633A004352 STK-0042 studio360",
         "Complete",
-        "6",
-        "3",
-        "1",
-        "1",
+        "6 3 processed · 1 published · 1 failed",
+        "0/24",
         "1",
         "0",
-        "studio360",
-        "Main Studio",
-        "Otto Operator",
+        "Main Studio Otto Operator",
     ]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[12])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[9])
 
 
 def test_a_session_a_device_captured_names_the_device(org, site, reviewer):

@@ -27,6 +27,7 @@ DETAIL_KEYS = {
     "started_at",
     "completed_at",
     "reshoots",  # additive: the open reshoot items (images_app)
+    "shot_list_template_id",  # additive: the template the shot list came from, or null
 }
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 

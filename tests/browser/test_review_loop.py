@@ -121,9 +121,17 @@ def test_rejected_frames_go_back_to_the_device_and_their_replacements_are_publis
         )
 
     # The queue while the device has work to do, for the docs.
+    page.set_viewport_size({"width": 1366, "height": 640})
     page.goto("/admin/sessions_app/capturesession/")
     expect(page.locator(".reshoot-count")).to_have_text("2")
+    # The queue fits a 1366 px wide screen: the table is no wider than its box (which would
+    # scroll sideways) and ends on the screen.
+    table = page.locator("#result_list").bounding_box()
+    box = page.locator("#changelist .results").bounding_box()
+    assert table["width"] <= box["width"] + 1
+    assert table["x"] + table["width"] <= 1366
     page.screenshot(path=str(DOCS_IMAGES / "review-queue.png"))
+    page.set_viewport_size({"width": 1360, "height": 1180})
 
     # The device fetches its open items and uploads replacements (no enrollment code: the
     # saved device refreshes its token).
