@@ -35,11 +35,12 @@ from accounts.admin_scoping import (
     may_administer,
     may_publish,
     may_reject,
+    may_request_reshoot,
 )
 from images_app import selectors as image_selectors
 from images_app import storage
 from images_app.models import Image, ReshootItem
-from images_app.review import image_reject
+from images_app.review import image_reject, reshoot_request
 from images_app.rules import (
     REJECT_REASONS,
     THUMB_KEYS,
@@ -504,6 +505,7 @@ class CaptureSessionAdmin(ScopedAdmin):
             "publish_processed": (may_publish, self._publish_processed),
             "reprocess_selected": (may_administer, self._reprocess_selected),
             "reject_selected": (may_reject, self._reject_selected),
+            "request_missing": (may_request_reshoot, self._request_missing),
             "abandon": (may_publish, self._abandon),
         }
         if action not in handlers:
@@ -589,6 +591,26 @@ class CaptureSessionAdmin(ScopedAdmin):
                 + ".",
                 messages.WARNING,
             )
+
+    def _request_missing(self, request: HttpRequest, session: CaptureSession) -> None:
+        """Ask the device for every frame or shot the session is missing."""
+        images = list(image_selectors.session_images(session=session))
+        spin = image_selectors.spin_coverage(session=session, images=images)
+        stills = image_selectors.stills_coverage(session=session, images=images)
+        note = request.POST.get("note", "")
+        asked = []
+        for slot in spin.missing if spin else []:
+            reshoot_request(session=session, actor=request.user, frame_index=slot.index, note=note)
+            asked.append(slot.label)
+        for slot in stills.missing if stills and not session.is_spin else []:
+            reshoot_request(session=session, actor=request.user, shot_name=slot.label, note=note)
+            asked.append(slot.label)
+        if asked:
+            self.message_user(
+                request, f"Asked the device for {', '.join(asked)}.", messages.SUCCESS
+            )
+        else:
+            self.message_user(request, "Nothing is missing.", messages.INFO)
 
     def _abandon(self, request: HttpRequest, session: CaptureSession) -> None:
         try:
@@ -711,6 +733,17 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         "template_coverage": _template_strip(session=session, images=images),
         "reshoots": reshoot_pairs(session=session, images=images, urls=urls),
         "can_reject": may_reject(user),
+        "missing_count": may_request_reshoot(user)
+        and sum(
+            len(coverage.missing)
+            for coverage in (
+                image_selectors.spin_coverage(session=session, images=images),
+                None
+                if session.is_spin
+                else image_selectors.stills_coverage(session=session, images=images),
+            )
+            if coverage is not None
+        ),
         "reject_reasons": [
             {"code": code, "label": label, "key": keys.get(code, "")}
             for code, label in REJECT_REASONS.items()

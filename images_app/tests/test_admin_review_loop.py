@@ -210,3 +210,17 @@ def test_the_console_spells_organisation_one_way(admin):
     page = console(admin).get("/admin/").content.decode()
     assert "Organisations" in page
     assert "Organizations" not in page and "Organization<" not in page
+
+
+def test_a_reviewer_asks_the_device_for_the_missing_frames(reviewer, spin):
+    for index in range(22):
+        frame(spin, index)
+    client = console(reviewer)
+    assert "Ask the device for the missing (2)" in client.get(review_url(spin)).content.decode()
+    client.post(review_action_url(spin), {"action": "request_missing", "note": "Rig stopped"})
+    items = ReshootItem.objects.filter(session=spin, status="open").order_by("frame_index")
+    assert [(i.frame_index, i.angle_deg, i.image_id, i.note) for i in items] == [
+        (22, 330, None, "Rig stopped"),
+        (23, 345, None, "Rig stopped"),
+    ]
+    assert "Asked the device for 330°, 345°." in client.get(review_url(spin)).content.decode()

@@ -164,6 +164,10 @@ def test_rejected_frames_go_back_to_the_device_and_their_replacements_are_publis
     assert "Published 8 image(s)." in page.locator(".messagelist").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "review-loop.png"), full_page=True)
+    # The history link no longer sits over the last image card.
+    history = page.locator(".object-tools").bounding_box()
+    last_card = page.locator(".image-card").last.bounding_box()
+    assert history["y"] >= last_card["y"] + last_card["height"]
 
     token = str(user_token_issue(user=reviewer))
     listing = requests.get(

@@ -108,6 +108,11 @@ CONSOLE = {
         "reviewer": (302, 302, 404, 404),
         "admin": (302, 302, 302, 404),
     },
+    "request missing frames": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
 }
 
 
@@ -218,6 +223,7 @@ def _console_call(action: str, client, session: CaptureSession):
         "abandon": "abandon",
         "reprocess": "reprocess_selected",
         "reject": "reject_selected",
+        "request missing frames": "request_missing",
     }[action]
     return client.post(
         review_action_url(session),
