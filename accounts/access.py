@@ -22,6 +22,8 @@ tasks and commands. Two parts:
 | image.publish      | no                        | no                  | yes      | yes   |
 | image.unpublish    | no                        | no                  | yes      | yes   |
 | publication.manage | no                        | no                  | yes      | yes   |
+| image.reject       | no                        | no                  | yes      | yes   |
+| reshoot.request    | no                        | no                  | yes      | yes   |
 | image.reprocess    | no                        | no                  | no       | yes   |
 | org.administer     | no                        | no                  | no       | yes   |
 
@@ -56,6 +58,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "image.unpublish": PUBLISHING_ROLES,
     # A vehicle's publication: its manifest, versions, rollback, withdraw, listing feeds.
     "publication.manage": PUBLISHING_ROLES,
+    "image.reject": PUBLISHING_ROLES,
+    "reshoot.request": PUBLISHING_ROLES,
     "image.reprocess": ADMIN_ONLY,
     "org.administer": ADMIN_ONLY,
 }

@@ -42,6 +42,14 @@ def may_publish(user: Any) -> bool:
     return console_may(user, "image.publish")
 
 
+def may_reject(user: Any) -> bool:
+    return console_may(user, "image.reject")
+
+
+def may_request_reshoot(user: Any) -> bool:
+    return console_may(user, "reshoot.request")
+
+
 def may_administer(user: Any) -> bool:
     """Manage sites, users, devices and enrollment codes; reprocess images."""
     return console_may(user, "org.administer")

@@ -33,6 +33,9 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The console says "organisation" everywhere (the app is "Organisation").
+        verbose_name = "organisation"
+        verbose_name_plural = "organisations"
 
     def __str__(self) -> str:
         return self.name
@@ -180,7 +183,8 @@ class Device(models.Model):
         indexes = [models.Index(fields=["org", "-last_seen_at"], name="device_org_seen_idx")]
 
     def __str__(self) -> str:
-        return f"{self.model} ({self.platform})"
+        # "Turntable Rig (simulated) · edge": a model name may have parentheses of its own.
+        return f"{self.model} · {self.platform}"
 
     # Lets DRF treat an authenticated device like an authenticated user.
     is_authenticated = True

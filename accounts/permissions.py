@@ -27,3 +27,19 @@ class CanPublish(BasePermission):
     def has_permission(self, request, view) -> bool:
         actor = getattr(request, "actor", None)
         return actor is not None and may(actor, "image.publish")
+
+
+class CanReject(BasePermission):
+    message = "Rejecting needs the reviewer or admin role."
+
+    def has_permission(self, request, view) -> bool:
+        actor = getattr(request, "actor", None)
+        return actor is not None and may(actor, "image.reject")
+
+
+class CanRequestReshoot(BasePermission):
+    message = "Requesting a reshoot needs the reviewer or admin role."
+
+    def has_permission(self, request, view) -> bool:
+        actor = getattr(request, "actor", None)
+        return actor is not None and may(actor, "reshoot.request")

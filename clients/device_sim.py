@@ -19,6 +19,12 @@ it, into a device app's test rig. Frames are photos from ``--photos DIR``, or re
     ... --mode stills --shots front_3q,rear_3q,interior     # a stills session
     ... --sessions 50 --concurrency 8 --devices 4           # load: 50 sessions, 8 at a time
     ... --photos ~/spin-frames/                             # real photos instead of renders
+    ... --reshoots                                          # retake what reviewers rejected
+
+With ``--reshoots`` (and no ``--sessions``) the device captures no new session: it fetches
+its open reshoot items (``GET /v1/reshoots?status=open``, oldest first), takes each frame or
+shot again and uploads it as a replacement (``replaces_image_id`` on presign; a shot that
+was never taken by its ``frame_index`` or ``shot_name``), then reports the uploads.
 
 Exit status: 0 every session finished, 1 a session failed, 2 bad arguments or enrollment
 refused, 3 interrupted (progress saved; run the same command again to resume).
@@ -268,6 +274,7 @@ class Options:
     model: str
     app_version: str
     finish: bool
+    reshoots: bool
     resume: bool
     interrupt_after: int | None
     stock_prefix: str
@@ -284,6 +291,7 @@ class Simulator:
         self.count_lock = threading.Lock()
         self.stop = threading.Event()
         self.apis: list[Api] = []
+        self.reshot: list[dict[str, Any]] = []
         self.device_numbers = {self.device_key(n): n for n in range(options.devices)}
 
     # --- identity
@@ -481,7 +489,9 @@ class Simulator:
             if limit is not None and self.uploaded_this_run >= limit:
                 self.stop.set()
 
-    def upload_frame(self, api: Api, session_id: str, frame: Frame, number: int) -> str:
+    def upload_frame(
+        self, api: Api, session_id: str, frame: Frame, number: int, replaces: str | None = None
+    ) -> str:
         data, content_type = self.frame_bytes(frame, number)
         digest = hashlib.sha256(data).hexdigest()
         body: dict[str, Any] = {
@@ -492,9 +502,12 @@ class Simulator:
             # Signed into the URL: the store takes exactly these bytes, nothing larger.
             "content_length": len(data),
         }
-        if frame.frame_index is not None:
+        if replaces is not None:
+            # A reshoot: the server gives it the original's frame or shot.
+            body["replaces_image_id"] = replaces
+        elif frame.frame_index is not None:
             body["frame_index"] = frame.frame_index
-        if frame.shot_name is not None:
+        if replaces is None and frame.shot_name is not None:
             body["shot_name"] = frame.shot_name
         for _ in range(3):
             presigned = api.call("POST", "/presign", body, what=f"presign frame {frame.index}")
@@ -536,6 +549,58 @@ class Simulator:
 
         self.state.update(remember)
 
+    # --- reshoots
+
+    def open_reshoots(self, api: Api) -> list[dict[str, Any]]:
+        """Every open reshoot item of this device's sessions, oldest first."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = api.call(
+                "GET",
+                f"/reshoots?status=open&limit=100&offset={len(items)}",
+                what="open reshoots",
+            )
+            items += page["data"]
+            if not page["data"] or len(items) >= page["total"]:
+                return items
+
+    def run_reshoots(self, api: Api) -> list[dict[str, Any]]:
+        """Take each open item again and upload it as its replacement."""
+        done: list[dict[str, Any]] = []
+        uploaded: dict[str, dict[str, str]] = {}  # session -> {item index: image id}
+        for number, item in enumerate(self.open_reshoots(api)):
+            if self.stop.is_set():
+                raise Interrupted()
+            angle = item["angle_deg"] if item["angle_deg"] is not None else 0
+            frame = Frame(
+                index=number,
+                label=f"reshoot_{item['shot_name'] or item['frame_index']}.jpg",
+                frame_index=item["frame_index"],
+                shot_name=item["shot_name"],
+                angle_deg=float(angle),
+            )
+            # Another seed than the first take: the retake is a new photo.
+            image_id = self.upload_frame(
+                api, item["session_id"], frame, number + 1000, replaces=item["image_id"]
+            )
+            uploaded.setdefault(item["session_id"], {})[str(number)] = image_id
+            self.count_upload()
+            reasons = ", ".join(item["reasons"]) or "requested"
+            self.log(f"session {item['session_id']}: reshot {frame.label} ({reasons})")
+            done.append({"reshoot_id": item["id"], "image_id": image_id})
+        for images in uploaded.values():
+            events = [
+                {"entity_type": "image", "entity_id": image_id, "type": "upload_complete"}
+                for image_id in images.values()
+            ]
+            for start in range(0, len(events), self.options.batch_size):
+                batch = events[start : start + self.options.batch_size]
+                accepted = api.call(
+                    "POST", "/events", {"events": batch}, what="report reshoots", ok=(201,)
+                )
+                self.stats.add(events=int(accepted.get("accepted", len(batch))))
+        return done
+
     # --- everything
 
     def unfinished_sessions(self) -> list[str]:
@@ -556,6 +621,12 @@ class Simulator:
         jobs += [(n, None) for n in range(options.sessions)]
         results: list[dict[str, Any]] = []
         errors: list[str] = []
+        if options.reshoots:
+            try:
+                self.reshot = self.run_reshoots(self.apis[0])
+            except ApiError as error:
+                errors.append(str(error))
+                self.log(f"error: {error}")
         with concurrent.futures.ThreadPoolExecutor(max_workers=options.concurrency) as pool:
             futures = {pool.submit(self.run_session, n, sid): (n, sid) for n, sid in jobs}
             for future in concurrent.futures.as_completed(futures):
@@ -608,7 +679,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--shots", default=",".join(DEFAULT_SHOTS), help="comma-separated still shot names"
     )
     parser.add_argument("--photos", type=Path, help="directory of .jpg/.heic photos to upload")
-    parser.add_argument("--sessions", type=int, default=1, help="new sessions to capture")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=None,
+        help="new sessions to capture (default 1; 0 with --reshoots)",
+    )
+    parser.add_argument(
+        "--reshoots", action="store_true", help="upload replacements for open reshoot items"
+    )
     parser.add_argument("--concurrency", type=_positive, default=1, help="sessions at a time")
     parser.add_argument("--devices", type=_positive, default=1, help="device identities to use")
     parser.add_argument("--batch-size", type=_positive, default=8, help="events per batch")
@@ -659,6 +738,8 @@ def _validate(args: argparse.Namespace) -> Options:
         )
         if not photos:
             raise _usage_error(f"no .jpg or .heic files in {args.photos}")
+    if args.sessions is None:
+        args.sessions = 0 if args.reshoots else 1
     if args.sessions < 0:
         raise _usage_error("--sessions must be 0 or more")
     return Options(
@@ -680,6 +761,7 @@ def _validate(args: argparse.Namespace) -> Options:
         model=args.model,
         app_version=args.app_version,
         finish=not args.no_finish,
+        reshoots=args.reshoots,
         resume=not args.no_resume,
         interrupt_after=args.interrupt_after,
         stock_prefix=args.stock_prefix,
@@ -718,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         "completed": sum(1 for r in results if r.get("status") == "complete"),
         "unfinished": unfinished,
         "errors": errors,
+        "reshoots_uploaded": simulator.reshot,
         "frames_uploaded": stats.frames,
         "bytes_uploaded": stats.bytes,
         "events_accepted": stats.events,
@@ -731,6 +814,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({stats.bytes / 1e6:.1f} MB) in {elapsed:.1f}s; {stats.requests} requests, "
         f"{stats.retries} retries, {len(errors)} error(s)"
     )
+    if options.reshoots:
+        print(f"{len(simulator.reshot)} reshoot(s) uploaded as replacements")
     for result in summary["sessions"]:
         print(
             f"  {result['session_id']}  {result.get('stock', ''):<10} {result['status']:<9} "

@@ -33,6 +33,9 @@ class Event(models.Model):
         PROCESSED = "processed", "Processed"
         PROCESSING_FAILED = "processing_failed", "Processing failed"
         REPROCESS_REQUESTED = "reprocess_requested", "Reprocess requested"
+        REJECTED = "rejected", "Rejected"
+        RESHOOT_REQUESTED = "reshoot_requested", "Reshoot requested"
+        RESHOOT_FULFILLED = "reshoot_fulfilled", "Reshoot fulfilled"
         DEVICE_ENROLLED = "device_enrolled", "Device enrolled"
         DEVICE_REVOKED = "device_revoked", "Device revoked"
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 
 from accounts.actors import Actor
 from accounts.admin_scoping import ScopedAdmin, SiteFilter
+from events_app.models import Event
 from images_app import admin_events, selectors, storage
 from images_app.admin_sessions import image_label, publish_messages
-from images_app.models import Image
+from images_app.models import FailedImage, Image
 from images_app.rules import QC_STATUSES, THUMB_LARGE, THUMB_SMALL
 from images_app.services import images_publish, images_reprocess
 
@@ -199,3 +202,60 @@ def _check_detail(check: dict[str, Any]) -> str:
     return (
         "(" + ", ".join(f"{key} {value}" for key, value in detail.items()) + ")" if detail else ""
     )
+
+
+@admin.register(FailedImage)
+class FailedImageAdmin(ImageAdmin):
+    """Images whose processing failed: the code, the message the worker recorded and the
+    attempts; admins retry the selected ones (those whose original was kept)."""
+
+    list_display = (
+        "label",
+        "session_link",
+        "site",
+        "error",
+        "failure_message",
+        "attempts",
+        "failed_at",
+    )
+    list_display_links = ("label",)
+    list_filter = ("error", ImageSiteFilter, "session__mode")
+    ordering = ("-processed_at", "-id")
+    actions = ("retry",)
+
+    def scope(self, queryset: QuerySet, actor: Actor) -> QuerySet:
+        # The proxy's rows are Images: the same visibility, as a condition on its ids.
+        return queryset.filter(pk__in=selectors.images_visible_to(actor=actor).values("pk"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        last_failure = Event.objects.filter(
+            entity_id=OuterRef("pk"), type=Event.Type.PROCESSING_FAILED
+        ).order_by("-created_at")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(status=Image.Status.FAILED)
+            .annotate(failure_text=Subquery(last_failure.values("message")[:1]))
+        )
+
+    @admin.display(description="message")
+    def failure_message(self, image: Image) -> str:
+        return image.failure_text or "—"
+
+    @admin.display(description="failed at", ordering="processed_at")
+    def failed_at(self, image: Image) -> str:
+        if image.processed_at is None:
+            return "—"
+        return date_format(localtime(image.processed_at), "Y-m-d H:i")
+
+    @admin.action(description="Retry selected", permissions=["administer"])
+    def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
+        images = list(queryset)
+        moved = images_reprocess(images=images, actor=request.user)
+        left = len(images) - moved
+        note = (
+            f" {left} cannot be retried: the file itself was bad, and its original is deleted."
+            if left
+            else ""
+        )
+        self.message_user(request, f"Sent {moved} image(s) back for processing.{note}")

@@ -14,3 +14,21 @@ class ImagesConfig(AppConfig):
         # in every process (services enqueue them by name, images_app/queue.py).
         del metrics, tasks
         health.readiness_check("storage", storage.bucket_check)
+        self._session_detail_reshoots()
+
+    @staticmethod
+    def _session_detail_reshoots() -> None:
+        """``GET /v1/sessions/{id}`` shows the session's open reshoot items."""
+        from images_app.api.review_serializers import ReshootItemOutput
+        from images_app.selectors import session_reshoots_open
+        from sessions_app.api.extras import session_detail_extra
+
+        session_detail_extra(
+            "reshoots",
+            field=ReshootItemOutput(
+                many=True, help_text="Open reshoot items: frames or shots to capture again."
+            ),
+            read=lambda session_id: (
+                ReshootItemOutput(session_reshoots_open(session_id=session_id), many=True).data
+            ),
+        )

@@ -16,7 +16,9 @@ class Image(models.Model):
     """One photo of a capture session.
 
     Status: ``pending → processing → processed | failed``; ``processed → published``.
-    Staff reprocessing moves ``failed | processed`` back to ``pending``. The id is the
+    Staff reprocessing moves ``failed | processed`` back to ``pending``. A reviewer may
+    reject a processed or published image (``→ rejected``: it is no longer published); a
+    published image whose replacement is published is ``superseded``. The id is the
     ``{uuid}`` of the server-built ``storage_key``.
     """
 
@@ -26,6 +28,8 @@ class Image(models.Model):
         PROCESSED = "processed", "Processed"
         FAILED = "failed", "Failed"
         PUBLISHED = "published", "Published"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
 
     class ContentType(models.TextChoices):
         JPEG = rules.JPEG, "JPEG"
@@ -69,6 +73,18 @@ class Image(models.Model):
     published_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="published_images"
     )
+    # Rejection: the reasons (codes of rules.REJECT_REASONS), the reviewer's note, who, when.
+    reject_reasons = models.JSONField(default=list, blank=True)
+    reject_note = models.CharField(max_length=1000, blank=True, default="")
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="rejected_images"
+    )
+    # The image this one was uploaded to replace (``replaces_image_id`` on presign): it has
+    # the same frame or shot, and publishing it supersedes the original.
+    replaces = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replacements"
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -88,3 +104,77 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class ReshootItem(models.Model):
+    """One shot or spin frame a session must capture again: its rejected image's, or one
+    that is missing. A session's open items are its reshoot request.
+
+    Status: ``open → fulfilled`` when a replacement (or the missing shot) is processed and
+    passes QC; ``open → cancelled`` when the reviewer publishes or accepts it anyway.
+    At most one open item per frame or shot of a session: a second rejection adds to it.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FULFILLED = "fulfilled", "Fulfilled"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="reshoot_items", db_index=False
+    )
+    session = models.ForeignKey(
+        CaptureSession, on_delete=models.CASCADE, related_name="reshoot_items", db_index=False
+    )
+    # The rejected image, or null for a shot that was never taken.
+    image = models.ForeignKey(
+        Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="reshoot_items"
+    )
+    frame_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    angle_deg = models.PositiveSmallIntegerField(null=True, blank=True)
+    shot_name = models.CharField(max_length=64, null=True, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    note = models.CharField(max_length=1000, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    requested_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="reshoot_items"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    replacement = models.ForeignKey(
+        Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="fulfilled_items"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["session", "status"], name="reshoot_session_status_idx"),
+            models.Index(fields=["org", "status", "created_at"], name="reshoot_org_open_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "frame_index"],
+                condition=models.Q(status="open", frame_index__isnull=False),
+                name="reshoot_one_open_per_frame",
+            ),
+            models.UniqueConstraint(
+                fields=["session", "shot_name"],
+                condition=models.Q(status="open", shot_name__isnull=False),
+                name="reshoot_one_open_per_shot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.angle_deg is not None:
+            return f"{self.angle_deg}°"
+        return self.shot_name or str(self.id)
+
+
+class FailedImage(Image):
+    """The console's failed-processing view of images (same rows, status ``failed``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "failed image"
+        verbose_name_plural = "failed processing"

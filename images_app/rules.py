@@ -42,3 +42,44 @@ RENDITION_FORMATS = ("jpeg", "webp")
 RENDITION_CONTENT_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp"}
 # The placeholder painted before any rendition arrives: a tiny JPEG as a data URI.
 PLACEHOLDER_WIDTH = 16
+
+
+# Why a reviewer rejects a photo: a fixed list (the API refuses anything else), in the order
+# the console offers them. ``docs/console.md`` prints it.
+REJECT_REASONS: dict[str, str] = {
+    "blurred": "Blurred",
+    "underexposed": "Underexposed",
+    "overexposed": "Overexposed",
+    "glare": "Glare / reflection",
+    "wrong_angle": "Wrong angle",
+    "cropped": "Cropped",
+    "obstructed": "Obstructed",
+    "dirty_vehicle": "Dirty vehicle",
+    "wet_snow": "Wet / snow",
+    "plate_visible": "Plate visible",
+    "wrong_vehicle": "Wrong vehicle",
+    "duplicate": "Duplicate",
+    "low_resolution": "Low resolution",
+    "other": "Other",
+}
+
+
+def reject_reasons_suggested(qc: object) -> list[str]:
+    """The reasons a QC result points at, for the console to pre-select: a failed (or
+    warned) sharpness check is a blurred photo; exposure by which end clips."""
+    if not isinstance(qc, dict):
+        return []
+    suggested = []
+    sharpness = qc.get("sharpness")
+    if isinstance(sharpness, dict) and sharpness.get("status") in (QC_WARN, QC_FAIL):
+        suggested.append("blurred")
+    exposure = qc.get("exposure")
+    if isinstance(exposure, dict) and exposure.get("status") in (QC_WARN, QC_FAIL):
+        shadows = exposure.get("clipped_shadows") or 0
+        highlights = exposure.get("clipped_highlights") or 0
+        mean = exposure.get("mean")
+        dark = shadows > highlights or (
+            isinstance(mean, int | float) and mean < 128 and not highlights
+        )
+        suggested.append("underexposed" if dark else "overexposed")
+    return suggested

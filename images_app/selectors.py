@@ -14,13 +14,23 @@ from functools import reduce
 from operator import and_, or_
 from typing import Any
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.access import actor_of_shape, visibility_shape
 from accounts.actors import Actor
-from images_app.models import Image
-from images_app.rules import QC_FAIL, QC_PASS, QC_WARN, qc_worst
+from images_app.models import Image, ReshootItem
+from images_app.rules import QC_FAIL, QC_PASS, QC_WARN, THUMB_SMALL, qc_worst
 from images_app.uploads import spin_angle
 from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
@@ -172,7 +182,70 @@ def sessions_with_image_counts(sessions: QuerySet[CaptureSession]) -> QuerySet[C
         failed_count=_count_of_images(status=Image.Status.FAILED),
         published_count=_count_of_images(status=Image.Status.PUBLISHED),
         qc_failure_count=_qc_failures_of_session(),
+        open_reshoot_count=_open_reshoots_of_session(),
+        covered_count=_covered_places_of_session(),
+        hero_thumb_key=_hero_thumb_of_session(),
     )
+
+
+def awaiting_review() -> Exists:
+    """A session has processed images no reviewer has published or rejected yet."""
+    return Exists(Image.objects.filter(session_id=OuterRef("pk"), status=Image.Status.PROCESSED))
+
+
+def _covered_places_of_session() -> Coalesce:
+    """Frames or shots with a processed or published picture (coverage's numerator)."""
+    per_session = (
+        Image.objects.filter(session_id=OuterRef("pk"), status__in=REVIEWABLE)
+        .order_by()
+        .values("session_id")
+        .annotate(
+            n=Count(Coalesce("frame_index", "angle_deg"), distinct=True)
+            + Count("shot_name", distinct=True)
+        )
+        .values("n")
+    )
+    return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
+
+
+def _hero_thumb_of_session() -> Subquery:
+    """The small thumbnail of the session's first good picture (published first)."""
+    from django.db.models import CharField, Func, Value
+
+    # jsonb_extract_path_text, not a key transform: Django reads the key "150" as an index.
+    small = Func(
+        F("thumb_keys"),
+        Value(THUMB_SMALL),
+        function="jsonb_extract_path_text",
+        output_field=CharField(),
+    )
+    first = (
+        Image.objects.filter(session_id=OuterRef("pk"), status__in=REVIEWABLE)
+        .annotate(key=small)
+        .exclude(key=None)
+        .order_by(F("angle_deg").asc(nulls_last=True), "created_at")
+        .values("key")[:1]
+    )
+    return Subquery(first, output_field=CharField())
+
+
+def _open_reshoots_of_session() -> Coalesce:
+    per_session = (
+        ReshootItem.objects.filter(session_id=OuterRef("pk"), status=ReshootItem.Status.OPEN)
+        .order_by()
+        .values("session_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
+
+
+def sessions_needing_reshoot(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
+    """Sessions with open reshoot items: waiting for the device."""
+    open_items = ReshootItem.objects.filter(
+        session_id=OuterRef("pk"), status=ReshootItem.Status.OPEN
+    )
+    return sessions.filter(Exists(open_items))
 
 
 def sessions_with_qc_failures(sessions: QuerySet[CaptureSession]) -> QuerySet[CaptureSession]:
@@ -198,7 +271,7 @@ class CoverageSlot:
     """One expected picture: a spin angle or a shot of the shot list."""
 
     label: str
-    state: str  # missing | failed | in_progress | processed | published
+    state: str  # missing | failed | rejected | in_progress | processed | published
     image: Image | None  # the picture that stands for this slot, if any
     index: int | None = None
     angle_deg: int | None = None
@@ -223,16 +296,22 @@ class Coverage:
         return [slot for slot in self.slots if slot.state == "failed"]
 
     @property
+    def rejected(self) -> list[CoverageSlot]:
+        return [slot for slot in self.slots if slot.state == "rejected"]
+
+    @property
     def covered(self) -> int:
-        return len(self.slots) - len(self.missing) - len(self.failed)
+        return len(self.slots) - len(self.missing) - len(self.failed) - len(self.rejected)
 
 
-_SLOT_STATE_ORDER = ("published", "processed", "in_progress", "failed")
+_SLOT_STATE_ORDER = ("published", "processed", "in_progress", "failed", "rejected")
 
 
 def _slot_state(image: Image) -> str:
     if image.status in IN_PROGRESS:
         return "in_progress"
+    if image.status == Image.Status.SUPERSEDED:
+        return "rejected"
     return str(image.status)
 
 
@@ -289,3 +368,199 @@ def stills_coverage(*, session: CaptureSession, images: Iterable[Image]) -> Cove
         if image.shot_name in by_name:
             by_name[image.shot_name].append(image)
     return Coverage(slots=[_slot(name, by_name[name]) for name in names])
+
+
+# --- reshoots ------------------------------------------------------------------------------
+
+RESHOOT_COLUMNS = (
+    "id",
+    "session_id",
+    "image_id",
+    "frame_index",
+    "angle_deg",
+    "shot_name",
+    "reasons",
+    "note",
+    "status",
+    "created_at",
+    "fulfilled_at",
+    "replacement_id",
+)
+
+
+def reshoots_visible_to(*, actor: Actor) -> QuerySet[ReshootItem]:
+    """Reshoot items of the sessions the actor sees (a device: the sessions it started)."""
+    return ReshootItem.objects.filter(
+        org_id=actor.org_id, session__in=sessions_visible_to(actor=actor).values("pk")
+    )
+
+
+def reshoot_page(
+    *,
+    actor: Actor,
+    status: str | None,
+    session_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the reshoot items the actor sees, oldest first, and the filtered total,
+    in one query (the total as a window count)."""
+    items = reshoots_visible_to(actor=actor)
+    if status is not None:
+        items = items.filter(status=status)
+    if session_id is not None:
+        items = items.filter(session_id=session_id)
+    items = items.annotate(total_rows=Window(Count("*"))).order_by("created_at", "id")
+    page = list(items.values(*RESHOOT_COLUMNS, "total_rows")[offset : offset + limit])
+    if page:
+        return page, page[0]["total_rows"]
+    return page, 0 if offset == 0 else items.count()
+
+
+def session_reshoots_open(*, session_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The open items of a session (the caller already sees the session), oldest first."""
+    return list(
+        ReshootItem.objects.filter(session_id=session_id, status=ReshootItem.Status.OPEN)
+        .order_by("created_at", "id")
+        .values(*RESHOOT_COLUMNS)
+    )
+
+
+# --- shot-list coverage ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateCoverage:
+    """A session against its shot-list template: a required item is covered by a processed
+    image that passed QC, or by a published one (the reviewer accepted it despite QC)."""
+
+    required: list[str]
+    optional: list[str]
+    covered: list[str]
+    rejected: list[str]  # required or optional items whose best picture is rejected
+
+    @property
+    def missing(self) -> list[str]:
+        return [code for code in self.required if code not in self.covered]
+
+    @property
+    def percent(self) -> int:
+        if not self.required:
+            return 100
+        return 100 * sum(code in self.covered for code in self.required) // len(self.required)
+
+
+def _covers(image: Image) -> bool:
+    if image.status == Image.Status.PUBLISHED:
+        return True
+    return image.status == Image.Status.PROCESSED and qc_verdict(image.qc) != QC_FAIL
+
+
+def template_coverage(
+    *, session: CaptureSession, images: Iterable[Image] | None = None
+) -> TemplateCoverage | None:
+    """Coverage of the session's template, or None when it was made without one."""
+    template = session.shot_list_template
+    if template is None:
+        return None
+    if images is None:
+        images = Image.objects.filter(session_id=session.pk).only(
+            "id", "shot_name", "status", "qc", "created_at", "published_at"
+        )
+    by_code: dict[str, list[Image]] = {}
+    for image in images:
+        if image.shot_name:
+            by_code.setdefault(image.shot_name, []).append(image)
+    codes = [item["code"] for item in template.items]
+    covered = [code for code in codes if any(_covers(i) for i in by_code.get(code, []))]
+    rejected = [
+        code
+        for code in codes
+        if code not in covered
+        and any(
+            i.status in (Image.Status.REJECTED, Image.Status.SUPERSEDED)
+            for i in by_code.get(code, [])
+        )
+    ]
+    return TemplateCoverage(
+        required=template.required_codes,
+        optional=[code for code in codes if code not in template.required_codes],
+        covered=covered,
+        rejected=rejected,
+    )
+
+
+# --- per photographer ----------------------------------------------------------------------
+
+
+@dataclass
+class PhotographerStats:
+    """One device or operator over a period: reviewed first takes (published, rejected or
+    superseded, not replacements), those published without a reshoot, and why the others
+    were rejected."""
+
+    kind: str  # device | operator
+    id: uuid.UUID
+    name: str
+    reviewed: int = 0
+    accepted_first_time: int = 0
+    reasons: dict[str, int] | None = None
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted_first_time / self.reviewed if self.reviewed else None
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        counted = sorted((self.reasons or {}).items(), key=lambda item: (-item[1], item[0]))
+        return counted[:n]
+
+
+REVIEWED = (Image.Status.PUBLISHED, Image.Status.REJECTED, Image.Status.SUPERSEDED)
+
+
+def photographer_stats(
+    *, sessions: QuerySet[CaptureSession], since: Any, until: Any
+) -> list[PhotographerStats]:
+    """Stats of the photographers of ``sessions`` (already scoped to the viewer) for the
+    first takes uploaded in ``[since, until)``, best acceptance first. One query."""
+    rows = (
+        Image.objects.filter(
+            session__in=sessions.values("pk"),
+            replaces__isnull=True,
+            status__in=REVIEWED,
+            created_at__gte=since,
+            created_at__lt=until,
+        )
+        .annotate(reshot=Exists(ReshootItem.objects.filter(image_id=OuterRef("pk"))))
+        .values(
+            "status",
+            "reject_reasons",
+            "reshot",
+            "session__device_id",
+            "session__device__model",
+            "session__device__platform",
+            "session__operator_id",
+            "session__operator__name",
+            "session__operator__email",
+        )
+    )
+    found: dict[tuple[str, Any], PhotographerStats] = {}
+    for row in rows:
+        if row["session__device_id"] is not None:
+            key = ("device", row["session__device_id"])
+            name = f"{row['session__device__model']} · {row['session__device__platform']}"
+        elif row["session__operator_id"] is not None:
+            key = ("operator", row["session__operator_id"])
+            name = row["session__operator__name"] or row["session__operator__email"]
+        else:
+            continue
+        stats = found.setdefault(key, PhotographerStats(kind=key[0], id=key[1], name=name))
+        stats.reviewed += 1
+        if row["status"] == Image.Status.PUBLISHED and not row["reshot"]:
+            stats.accepted_first_time += 1
+        for code in row["reject_reasons"] or []:
+            stats.reasons = stats.reasons or {}
+            stats.reasons[code] = stats.reasons.get(code, 0) + 1
+    return sorted(
+        found.values(), key=lambda s: (-(s.acceptance_rate or 0), s.name.lower(), str(s.id))
+    )

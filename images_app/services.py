@@ -43,6 +43,7 @@ from events_app.services import actor_fields, event_record
 from images_app import published_set, storage, uploads
 from images_app.models import Image
 from images_app.queue import image_process_enqueue, image_process_enqueue_on_commit
+from images_app.review import reshoots_fulfil
 from images_app.rules import QC_FAIL
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, id_list_text, in_id_list
@@ -365,6 +366,9 @@ def _image_finish(
                 message="QC failed: " + ", ".join(failed_checks),
                 meta={"failed": failed_checks, "qc": result.qc},
             )
+        else:
+            # A replacement (or a missing shot) that passes QC answers its reshoot.
+            reshoots_fulfil(image=image)
     return "processed"
 
 
@@ -380,8 +384,10 @@ def _user_of(actor: Any) -> User | None:
 def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
     """``processed → published``; publishing a published image changes nothing.
 
-    ``actor``: the API's Actor or a User (admin actions). The vehicle's publication hears of
-    it in the same transaction (``published_set``).
+    Publishing a replacement supersedes its original (a published original becomes
+    ``superseded``) and closes the reshoot items it answers, QC or not: the reviewer
+    accepted it. ``actor``: the API's Actor or a User (admin actions). The vehicle's
+    publication hears of it in the same transaction (``published_set``).
     """
     with transaction.atomic():
         locked = Image.objects.select_for_update().get(pk=image.pk)
@@ -394,6 +400,7 @@ def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
                 status_code=409,
                 details={"status": locked.status},
             )
+        _coverage_gate(session_id=locked.session_id)
         locked.status = Image.Status.PUBLISHED
         locked.published_at = timezone.now()
         locked.published_by = _user_of(actor)
@@ -405,6 +412,11 @@ def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
             type=Event.Type.PUBLISHED,
             **actor_fields(actor),
         )
+        if locked.replaces_id is not None:
+            Image.objects.filter(pk=locked.replaces_id, status=Image.Status.PUBLISHED).update(
+                status=Image.Status.SUPERSEDED
+            )
+        reshoots_fulfil(image=locked, actor=actor)
         if _heard:
             published_set.changed(
                 vehicle_ids=[locked.vehicle_id],
@@ -431,6 +443,26 @@ def image_unpublish(*, image: Image, actor: Any) -> Image:
     return locked
 
 
+def _coverage_gate(*, session_id: uuid.UUID) -> None:
+    """A session whose shot-list template blocks publishing below full coverage publishes
+    nothing until every required item is covered (the default only warns, in the console)."""
+    from images_app.selectors import template_coverage
+
+    session = CaptureSession.objects.select_related("shot_list_template").get(pk=session_id)
+    template = session.shot_list_template
+    if template is None or not template.block_publishing_below_full_coverage:
+        return
+    coverage = template_coverage(session=session)
+    if coverage is not None and coverage.missing:
+        raise ApplicationError(
+            "COVERAGE_INCOMPLETE",
+            f"The shot list is {coverage.percent} % covered; this organisation publishes "
+            "only complete sessions.",
+            status_code=409,
+            details={"missing": coverage.missing, "percent": coverage.percent},
+        )
+
+
 @dataclass
 class PublishOutcome:
     """What a publish of several images did, for the reviewer's message."""
@@ -441,6 +473,8 @@ class PublishOutcome:
     not_publishable: list[Image] = field(default_factory=list)
     # Processed but failed a quality check, left for the reviewer to confirm.
     skipped_qc_failures: list[Image] = field(default_factory=list)
+    # Held back: the session's shot list is not fully covered and its template blocks.
+    blocked_by_coverage: list[Image] = field(default_factory=list)
 
 
 def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
@@ -455,8 +489,11 @@ def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
                 continue
             try:
                 outcome.published.append(image_publish(image=image, actor=actor, _heard=False))
-            except ApplicationError:
-                outcome.not_publishable.append(image)
+            except ApplicationError as exc:
+                if exc.code == "COVERAGE_INCOMPLETE":
+                    outcome.blocked_by_coverage.append(image)
+                else:
+                    outcome.not_publishable.append(image)
         published_set.changed(
             vehicle_ids=[image.vehicle_id for image in outcome.published],
             actor=actor,

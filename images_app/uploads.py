@@ -9,7 +9,9 @@ Who may presign for a session (the database decides, on every request):
 - another organisation's session, or a user without access to the session's site → 404;
 - a device: only for sessions it created, at a site it may still use → otherwise 403;
 - a user: the session's own operator, or an admin of the org → otherwise 403;
-- the session must be ``active`` → otherwise 409 ``SESSION_NOT_ACTIVE``.
+- the session must be ``active`` → otherwise 409 ``SESSION_NOT_ACTIVE``, except for a
+  reshoot: a replacement (``replaces_image_id``) of an image with an open reshoot item, or
+  a frame or shot with an open item of its own, is taken by a finished session too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from rest_framework import status
 from accounts.access import actor_of_shape, may, may_use_site_of_row, visibility_shape
 from images_app import storage
 from images_app.models import Image
+from images_app.review import reshoot_open_for, reshoot_open_for_place
 from images_app.rules import THUMB_SIZES
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, insert_new
@@ -155,7 +158,18 @@ _locked_session_for_upload = PreparedQuery(
 )
 
 
-def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
+def _not_active(session: CaptureSession) -> ApplicationError:
+    return ApplicationError(
+        "SESSION_NOT_ACTIVE",
+        f"The session is {session.status}; uploads need an active session.",
+        status_code=status.HTTP_409_CONFLICT,
+        details={"status": session.status},
+    )
+
+
+def _session_for_upload(
+    *, actor: Any, session_id: uuid.UUID, only_active: bool = True
+) -> CaptureSession:
     """The caller's session, row-locked for the rest of the transaction.
 
     Whether the caller may still use the session's site is read in the same query.
@@ -175,14 +189,44 @@ def _session_for_upload(*, actor: Any, session_id: uuid.UUID) -> CaptureSession:
         raise ApplicationError(
             "FORBIDDEN", "This session belongs to another caller.", status_code=403
         )
-    if session.status != CaptureSession.Status.ACTIVE:
-        raise ApplicationError(
-            "SESSION_NOT_ACTIVE",
-            f"The session is {session.status}; uploads need an active session.",
-            status_code=status.HTTP_409_CONFLICT,
-            details={"status": session.status},
-        )
+    if only_active and session.status != CaptureSession.Status.ACTIVE:
+        raise _not_active(session)
     return session
+
+
+def _replacement_placement(
+    *,
+    session: CaptureSession,
+    replaces_image_id: uuid.UUID,
+    angle_deg: int | None,
+    frame_index: int | None,
+    shot_name: str | None,
+) -> tuple[int | None, int | None, str | None]:
+    """The original's frame or shot, if it has an open reshoot item."""
+    original = (
+        Image.objects.filter(pk=replaces_image_id, session_id=session.id)
+        .only("id", "session_id", "frame_index", "angle_deg", "shot_name")
+        .first()
+    )
+    if original is None:
+        raise ApplicationError(
+            "NOT_FOUND",
+            "No image of this session has that id.",
+            status_code=status.HTTP_404_NOT_FOUND,
+            details={"replaces_image_id": ["Not an image of this session."]},
+        )
+    if reshoot_open_for(image=original) is None:
+        raise ApplicationError(
+            "RESHOOT_NOT_OPEN",
+            "That image has no open reshoot request; only requested reshoots are replaced.",
+            status_code=status.HTTP_409_CONFLICT,
+            details={"replaces_image_id": ["No open reshoot request."]},
+        )
+    given = {"angle_deg": angle_deg, "frame_index": frame_index, "shot_name": shot_name}
+    for field, value in given.items():
+        if value is not None and value != getattr(original, field):
+            raise _misplaced(field, "A replacement takes its original's frame or shot.")
+    return original.frame_index, original.angle_deg, original.shot_name
 
 
 # Frames with an image that has not failed (compiled once, imaging.db).
@@ -272,6 +316,7 @@ def image_upload_start(
     frame_index: int | None = None,
     shot_name: str | None = None,
     content_length: int | None = None,
+    replaces_image_id: uuid.UUID | None = None,
     request_id: str | None = None,
 ) -> tuple[Image, storage.PresignedPut]:
     """Create the pending Image (or find the one a retry is for) and presign its PUT.
@@ -287,6 +332,10 @@ def image_upload_start(
     retry declaring another length gets a URL for a body that cannot match the checksum
     as well, and the store refuses it; the retry with the true length uploads.
 
+    ``replaces_image_id``: the upload replaces that image of the session, which must have
+    an open reshoot item; it gets the original's frame or shot, and the session may be
+    finished. A finished session also takes a frame or shot with an open item of its own.
+
     Records no event: the device reports ``upload_started``/``upload_complete`` itself.
     ``request_id`` is accepted for symmetry with the other services.
     """
@@ -297,21 +346,43 @@ def image_upload_start(
     sha256 = content_sha256.lower()
     photo = {"session_id": session_id, "content_sha256": sha256, "content_type": content_type}
     with transaction.atomic():
-        session = _session_for_upload(actor=actor, session_id=session_id)
+        is_reshoot = replaces_image_id is not None
+        session = _session_for_upload(actor=actor, session_id=session_id, only_active=False)
+        # A finished session takes only what a reviewer asked for (checked below).
+        closed = session.status != CaptureSession.Status.ACTIVE and not is_reshoot
         try:
-            frame, angle, shot = _placement(
-                session=session, angle_deg=angle_deg, frame_index=frame_index, shot_name=shot_name
-            )
+            if is_reshoot:
+                frame, angle, shot = _replacement_placement(
+                    session=session,
+                    replaces_image_id=replaces_image_id,
+                    angle_deg=angle_deg,
+                    frame_index=frame_index,
+                    shot_name=shot_name,
+                )
+            else:
+                frame, angle, shot = _placement(
+                    session=session,
+                    angle_deg=angle_deg,
+                    frame_index=frame_index,
+                    shot_name=shot_name,
+                )
         except ApplicationError:
+            if closed:
+                raise _not_active(session) from None
             # A repeat is answered with its image even where a new one would not fit (its
             # own frame may be the last free one).
             image = _pending_image(photo)
             if image is None:
                 raise
         else:
+            if closed and not reshoot_open_for_place(
+                session_id=session.id, frame_index=frame, shot_name=shot
+            ):
+                raise _not_active(session)
             image_id = uuid.uuid4()
             image = Image(
                 id=image_id,
+                replaces_id=replaces_image_id,
                 org_id=session.org_id,
                 session=session,
                 vehicle_id=session.vehicle_id,

@@ -66,6 +66,14 @@ class CaptureSession(models.Model):
     vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="sessions")
     mode = models.CharField(max_length=16, choices=Mode.choices)
     shot_list = models.JSONField(default=dict, blank=True)
+    # The template the shot list came from, if any: its required items are the coverage.
+    shot_list_template = models.ForeignKey(
+        "ShotListTemplate",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     operator = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions"
@@ -120,3 +128,40 @@ class CaptureSession(models.Model):
     def still_names(self) -> list[str]:
         names = (self.shot_list or {}).get("stills")
         return list(names) if isinstance(names, list) else []
+
+
+class ShotListTemplate(models.Model):
+    """An organisation's standard shot list: stills items (``code``, ``label``,
+    ``category``, ``required``, in order) and, for spins, a frame count. A session created
+    with it takes its items as its stills and is held to its required ones (coverage)."""
+
+    class Category(models.TextChoices):
+        EXTERIOR = "exterior", "Exterior"
+        INTERIOR = "interior", "Interior"
+        DETAIL = "detail", "Detail"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="shot_list_templates"
+    )
+    name = models.CharField(max_length=100)
+    # [{"code": "front_3q_left", "label": "Front 3/4 left", "category": "exterior",
+    #   "required": true}, ...] in shooting order.
+    items = models.JSONField(default=list)
+    spin_frame_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Below 100 % coverage of the required items: warn (default) or refuse publishing.
+    block_publishing_below_full_coverage = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name"], name="shot_list_template_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def required_codes(self) -> list[str]:
+        return [item["code"] for item in self.items if item.get("required")]

@@ -24,6 +24,7 @@ from events_app.models import Event
 from events_app.services import actor_fields, event_record
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession, Vehicle
+from sessions_app.shot_lists import shot_list_from_template
 from sessions_app.vin import InvalidVin, vin_check_digit_ok, vin_normalize
 
 FRAME_COUNT_MIN = 1
@@ -250,14 +251,25 @@ def session_create(
     vehicle: VehicleKeys,
     mode: str,
     shot_list: Any,
+    shot_list_template_id: uuid.UUID | None = None,
     request_id: str | None = None,
 ) -> CaptureSession:
     """Start an active session at a site the actor may use, for the vehicle named by VIN/stock.
 
-    Input errors (400) come before access (404/403); nothing is written unless all pass.
+    ``shot_list_template_id``: take the stills (and a spin's frame count) from that
+    template of the org (``shot_lists``). Input errors (400) come before access (404/403);
+    nothing is written unless all pass.
     """
     if mode not in CaptureSession.Mode.values:
         raise _invalid({"mode": [f"Must be one of {', '.join(CaptureSession.Mode.values)}."]})
+    template = None
+    if shot_list_template_id is not None:
+        template, shot_list = shot_list_from_template(
+            org_id=actor.org_id,
+            template_id=shot_list_template_id,
+            mode=mode,
+            shot_list=shot_list if isinstance(shot_list, dict) else {},
+        )
     clean_shot_list = shot_list_clean(mode=mode, shot_list=shot_list)
     vin, stock = vehicle_keys_clean(vin=vehicle.get("vin"), stock=vehicle.get("stock"))
     site = _site_for_new_session(actor=actor, site_id=site_id)
@@ -269,6 +281,7 @@ def session_create(
             vehicle=vehicle_row,
             mode=mode,
             shot_list=clean_shot_list,
+            shot_list_template=template,
             operator=actor.user,
             device=actor.device,
         )

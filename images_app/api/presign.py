@@ -15,7 +15,9 @@ class PresignView(ApiView):
     """A presigned S3 PUT for one photo of an active session; creates the pending image.
 
     Spin sessions take ``angle_deg`` or ``frame_index`` (neither: the next free frame);
-    stills take ``shot_name``. Repeating the request for the same file while its upload is
+    stills take ``shot_name``. A reshoot names the image it replaces (``replaces_image_id``,
+    which needs an open reshoot item): it gets that image's frame or shot, even in a finished
+    session. Repeating the request for the same file while its upload is
     pending returns the same image with a fresh URL. With ``content_length`` (at most the
     upload limit) the URL only accepts a PUT of exactly that many bytes.
     """
@@ -80,6 +82,7 @@ class PresignView(ApiView):
             frame_index=data.get("frame_index"),
             shot_name=data.get("shot_name"),
             content_length=data.get("content_length"),
+            replaces_image_id=data.get("replaces_image_id"),
             request_id=request.request_id,
         )
         return Response(presign_response_data(image, presigned))

@@ -71,6 +71,13 @@ class PresignRequest(InputSerializer):
         pattern_message="Must be visible text without control characters.",
     )
 
+    replaces_image_id = StrictUUIDField(
+        required=False,
+        allow_null=True,
+        help_text="A reshoot: the image of this session this photo replaces. It must have an "
+        "open reshoot item; the photo gets its frame or shot, and a finished session takes it.",
+    )
+
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         # Not declared: the maximum is a setting (MAX_UPLOAD_BYTES), read for each request
@@ -105,6 +112,7 @@ class PresignResponse(serializers.Serializer):
     frame_index = serializers.IntegerField(source="image.frame_index", allow_null=True)
     angle_deg = serializers.IntegerField(source="image.angle_deg", allow_null=True)
     shot_name = serializers.CharField(source="image.shot_name", allow_null=True)
+    replaces_image_id = serializers.UUIDField(source="image.replaces_id", allow_null=True)
 
 
 # The serializer was a tenth of a presign's CPU: the response is written by a function

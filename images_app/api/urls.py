@@ -1,6 +1,6 @@
 from django.urls import path
 
-from images_app.api import events, presign, views
+from images_app.api import events, presign, review, views
 
 urlpatterns = [
     path("events", events.EventIngestView.as_view(), name="events"),
@@ -8,4 +8,6 @@ urlpatterns = [
     path("images", views.ImageListView.as_view(), name="image-list"),
     path("images/<uuid:pk>", views.ImageDetailView.as_view(), name="image-detail"),
     path("images/<uuid:pk>/publish", views.ImagePublishView.as_view(), name="image-publish"),
+    path("images/<uuid:pk>/reject", review.ImageRejectView.as_view(), name="image-reject"),
+    path("reshoots", review.ReshootListCreateView.as_view(), name="reshoot-list"),
 ]

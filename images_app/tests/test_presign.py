@@ -32,6 +32,7 @@ RESPONSE_KEYS = {
     "frame_index",
     "angle_deg",
     "shot_name",
+    "replaces_image_id",  # additive: set for a reshoot's replacement
 }
 
 

@@ -223,6 +223,19 @@ def _examples(ids: dict[str, str]) -> dict[str, tuple[str | None, list[Any]]]:
         "GET /v1/feeds/vehicles.csv": ("admin", []),
         "GET /v1/vehicles/{id}/publication/versions": ("admin", []),
         "POST /v1/vehicles/{id}/publication/rollback": ("admin", [{"version": 1}]),
+        "POST /v1/images/{id}/reject": ("admin", [{"reasons": ["blurred"], "note": "Rig shook"}]),
+        "GET /v1/reshoots": ("device", []),
+        "POST /v1/reshoots": (
+            "admin",
+            [
+                {
+                    "session_id": ids["session"],
+                    "shot_name": "dash",
+                    "note": "Dash again",
+                    "reasons": ["other"],
+                }
+            ],
+        ),
     }
 
 

@@ -304,7 +304,7 @@ def test_every_request_body_is_required(document):
         for operation in item.values()
         if "requestBody" in operation
     ]
-    assert len(bodies) == 7  # … and the publication rollback
+    assert len(bodies) == 9  # … the publication rollback, a rejection and a reshoot request
     assert all(body["required"] for body in bodies)
 
 
@@ -319,6 +319,7 @@ def test_optional_query_parameters_may_be_sent_empty(document):
     assert {p["name"] for p in parameters if p.get("allowEmptyValue")} == {
         "limit",
         "offset",
+        "session_id",
         "site_id",
         "status",
         "vehicle_id",

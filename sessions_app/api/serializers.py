@@ -16,7 +16,7 @@ from imaging.api.fields import (
 )
 from imaging.api.views import LimitOffsetQuery, page_serializer
 from imaging.api.writers import ResponseWriter
-from sessions_app.models import CaptureSession
+from sessions_app.models import CaptureSession, ShotListTemplate
 from sessions_app.services import (
     FRAME_COUNT_MAX,
     FRAME_COUNT_MIN,
@@ -194,6 +194,7 @@ class SessionCreateInput(serializers.Serializer):
     vehicle = VehicleKeysInput()
     mode = serializers.ChoiceField(choices=CaptureSession.Mode.choices)
     shot_list = serializers.DictField(required=False, default=dict)
+    shot_list_template_id = StrictUUIDField(required=False, allow_null=True)
 
 
 def _create_input_of(mode: str) -> type[serializers.Serializer]:
@@ -204,6 +205,12 @@ def _create_input_of(mode: str) -> type[serializers.Serializer]:
         "vehicle": VehicleKeysInput(),
         "mode": ModeField(mode=mode),
         "shot_list": ShotListField(mode=mode, required=spin),
+        "shot_list_template_id": StrictUUIDField(
+            required=False,
+            allow_null=True,
+            help_text="Take the stills (and a spin's frame count, unless shot_list gives "
+            "one) from this shot-list template of the organisation.",
+        ),
     }
     name = f"SessionCreate{mode.capitalize()}"
     return type(name, (serializers.Serializer,), {**fields, "__doc__": f"A {mode} session."})
@@ -271,6 +278,7 @@ class SessionOutput(serializers.Serializer):
     vehicle_id = serializers.UUIDField()
     mode = serializers.ChoiceField(choices=CaptureSession.Mode.choices)
     shot_list = serializers.DictField()
+    shot_list_template_id = serializers.UUIDField(allow_null=True)
     status = serializers.ChoiceField(choices=CaptureSession.Status.choices)
     started_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -297,6 +305,7 @@ class SessionDetailOutput(serializers.Serializer):
     vehicle = VehicleOutput()
     mode = serializers.ChoiceField(choices=CaptureSession.Mode.choices)
     shot_list = serializers.DictField()
+    shot_list_template_id = serializers.UUIDField(allow_null=True)
     operator = OperatorOutput(allow_null=True)
     device = DeviceOutput(allow_null=True)
     status = serializers.ChoiceField(choices=CaptureSession.Status.choices)
@@ -317,3 +326,26 @@ SESSION_DETAIL = ResponseWriter(SessionDetailOutput)
 session_list_item_data = SESSION_LIST_ITEM.write
 # ``SessionDetailOutput(session).data`` from a row of ``session_detail_row``.
 session_detail_data = SESSION_DETAIL.write
+
+
+# --- Shot-list templates
+
+
+class ShotListItemOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="The shot's name in a session's stills.")
+    label = serializers.CharField()
+    category = serializers.ChoiceField(choices=ShotListTemplate.Category.choices)
+    required = serializers.BooleanField()
+
+
+class ShotListTemplateOutput(serializers.Serializer):
+    """An organisation's shot list; name it in ``POST /v1/sessions`` as
+    ``shot_list_template_id``."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    items = ShotListItemOutput(many=True)
+    spin_frame_count = serializers.IntegerField(allow_null=True)
+    block_publishing_below_full_coverage = serializers.BooleanField(
+        help_text="Publishing waits for every required item (otherwise the console warns)."
+    )

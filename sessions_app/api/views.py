@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -15,6 +16,7 @@ from accounts.permissions import IsUser
 from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView, page_data
 from sessions_app import selectors, services
+from sessions_app.api.extras import DETAIL_EXTRAS, detail_extras_data
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
     SESSION_DETAIL,
@@ -25,10 +27,12 @@ from sessions_app.api.serializers import (
     SessionListOutput,
     SessionListQuery,
     SessionOutput,
+    ShotListTemplateOutput,
     session_detail_data,
     session_list_item_data,
 )
 from sessions_app.models import CaptureSession
+from sessions_app.shot_lists import shot_list_templates_of
 
 
 class SessionListCreateView(ApiView):
@@ -126,9 +130,20 @@ class SessionListCreateView(ApiView):
             vehicle=data["vehicle"],
             mode=data["mode"],
             shot_list=data["shot_list"],
+            shot_list_template_id=data.get("shot_list_template_id"),
             request_id=request.request_id,
         )
         return Response(SessionOutput(session).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_serializer(component_name="SessionDetailOutput")
+class SessionDetailResponse(SessionDetailOutput):
+    """The detail as answered: with what apps above sessions add (``api/extras.py``)."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields.update({name: copy.deepcopy(x.field) for name, x in DETAIL_EXTRAS.items()})
+        return fields
 
 
 class TransitionSchema(AutoSchema):
@@ -163,7 +178,7 @@ class SessionDetailView(ApiView):
         )
         if row is None:
             raise NotFound()
-        return session_detail_data(row)
+        return {**session_detail_data(row), **detail_extras_data(pk)}
 
     @extend_schema(
         operation_id="sessions_retrieve",
@@ -174,7 +189,7 @@ class SessionDetailView(ApiView):
             changes="Nothing.",
             idempotency="A read: always safe to repeat.",
         ),
-        responses={200: SessionDetailOutput, **error_responses(401, 404, 429)},
+        responses={200: SessionDetailResponse, **error_responses(401, 404, 429)},
     )
     def get(self, request, pk: uuid.UUID):
         return Response(self._detail(pk))
@@ -193,7 +208,7 @@ class SessionDetailView(ApiView):
         ),
         request=SessionFinishInput,
         responses={
-            200: SessionDetailOutput,
+            200: SessionDetailResponse,
             **error_responses(
                 400,
                 401,
@@ -221,3 +236,22 @@ class SessionDetailView(ApiView):
             request_id=request.request_id,
         )
         return Response(self._detail(pk))
+
+
+class ShotListTemplateListView(ApiView):
+    """The organisation's shot-list templates (the dealership default is made on first
+    read), for devices and users alike."""
+
+    @extend_schema(
+        operation_id="shot_list_templates_list",
+        **described(
+            summary="The organisation's shot-list templates",
+            who="Devices and users of the organisation.",
+            changes="Nothing (the dealership default is made on the first read).",
+            idempotency="A read: always safe to repeat.",
+        ),
+        responses={200: ShotListTemplateOutput(many=True), **error_responses(401, 429)},
+    )
+    def get(self, request):
+        templates = shot_list_templates_of(org_id=self.actor.org_id)
+        return Response(ShotListTemplateOutput(templates, many=True).data)

@@ -66,21 +66,18 @@ def test_the_changelist_shows_vehicle_site_mode_status_capturer_and_counts(
 
     assert page.status_code == 200
     [row] = changelist_rows(page)
-    # checkbox, vehicle (VIN / stock), status, images, processed, published, failed,
-    # QC failures, mode, site, captured by, started
-    assert row[1:11] == [
-        "1HGCM82633A004352 STK-0042",
+    # checkbox, hero thumbnail, vehicle (VIN / stock, mode), status, images (processed,
+    # published, failed), coverage, QC failures, open reshoots, site / captured by, started
+    assert row[2:9] == [
+        "1HGCM82633A004352 STK-0042 studio360",
         "Complete",
-        "6",
-        "3",
+        "6 3 processed · 1 published · 1 failed",
+        "0/24",
         "1",
-        "1",
-        "1",
-        "studio360",
-        "Main Studio",
-        "Otto Operator",
+        "0",
+        "Main Studio Otto Operator",
     ]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[11])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[9])
 
 
 def test_a_session_a_device_captured_names_the_device(org, site, reviewer):
@@ -89,7 +86,7 @@ def test_a_session_a_device_captured_names_the_device(org, site, reviewer):
 
     page = console(reviewer).get(CHANGELIST)
 
-    assert "Turntable rig 2 (edge)" in page.content.decode()
+    assert "Turntable rig 2 · edge" in page.content.decode()
 
 
 def test_the_changelist_takes_the_same_queries_for_2_or_40_sessions(
@@ -352,8 +349,9 @@ def test_the_review_page_takes_the_same_queries_for_2_or_24_images(
     client = console(reviewer)
     client.get(review_url(small))  # warm the content-type cache
     for session in (small, large):
-        # The Django session, the user, the session with its joins and counts, its images.
-        with django_assert_num_queries(4):
+        # The Django session, the user, the session with its joins and counts, its images,
+        # its reshoot items.
+        with django_assert_num_queries(5):
             assert client.get(review_url(session)).status_code == 200
 
 

@@ -22,6 +22,7 @@ CREATED_KEYS = {
     "vehicle_id",
     "mode",
     "shot_list",
+    "shot_list_template_id",  # additive: the template the shot list came from, or null
     "status",
     "started_at",
     "completed_at",

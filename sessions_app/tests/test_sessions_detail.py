@@ -26,6 +26,8 @@ DETAIL_KEYS = {
     "status",
     "started_at",
     "completed_at",
+    "reshoots",  # additive: the open reshoot items (images_app)
+    "shot_list_template_id",  # additive: the template the shot list came from, or null
 }
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
@@ -344,15 +346,16 @@ def test_a_form_encoded_patch_is_unsupported(api, operator, session):
 
 
 @pytest.mark.parametrize("persona", ["admin", "operator", "device"])
-def test_a_detail_is_two_queries_for_every_kind_of_caller(
+def test_a_detail_is_three_queries_for_every_kind_of_caller(
     api, request, org, site, operator, device, persona, django_assert_num_queries
 ):
     session = CaptureSessionFactory(org=org, site=site, operator=operator, device=device)
     client = api(request.getfixturevalue(persona))
     assert client.get(url(session)).status_code == 200  # a device records last_seen_at
 
-    # the caller (token authentication); the session with what it embeds, scoped
-    with django_assert_num_queries(2):
+    # the caller (token authentication); the session with what it embeds, scoped; its open
+    # reshoot items (by the session's id, indexed)
+    with django_assert_num_queries(3):
         response = client.get(url(session))
     assert response.status_code == 200
     assert response.json()["operator"] == {"id": str(operator.id), "name": operator.name}

@@ -662,6 +662,120 @@ def walk_the_api(rec: Recorder, *, org, site, reviewer, provider, keys, settings
         token=user_token,
     )
 
+    # The review loop: reject with reasons, the device's to-do list, a reshoot asked for.
+    rec.call(
+        "images_reject",
+        "POST",
+        f"/v1/images/{image_id}/reject",
+        expect=200,
+        name="rejected",
+        summary="Blurred: back to the device",
+        token=user_token,
+        body={"reasons": ["blurred"], "note": "The rig shook"},
+    )
+    rec.call(
+        "images_reject",
+        "POST",
+        f"/v1/images/{image_id}/reject",
+        expect=400,
+        name="unknown_reason",
+        summary="A reason not in the list",
+        token=user_token,
+        body={"reasons": ["ugly"]},
+    )
+    rec.call(
+        "images_reject",
+        "POST",
+        f"/v1/images/{pending['image_id']}/reject",
+        expect=409,
+        name="not_processed",
+        summary="An image still pending",
+        token=user_token,
+        body={"reasons": ["blurred"]},
+        document_request=False,
+    )
+    rec.call(
+        "images_reject",
+        "POST",
+        f"/v1/images/{uuid.uuid4()}/reject",
+        expect=404,
+        name="not_found",
+        summary="No such image",
+        token=user_token,
+        body={"reasons": ["blurred"]},
+        document_request=False,
+    )
+    rec.call(
+        "reshoots_list",
+        "GET",
+        "/v1/reshoots",
+        expect=200,
+        name="open",
+        summary="The device's open items",
+        token=device_token,
+        params={"status": "open"},
+    )
+    rec.call(
+        "reshoots_list",
+        "GET",
+        "/v1/reshoots",
+        expect=400,
+        name="bad_status",
+        summary="A status items do not have",
+        token=device_token,
+        params={"status": "someday"},
+    )
+    rec.call(
+        "reshoots_create",
+        "POST",
+        "/v1/reshoots",
+        expect=201,
+        name="frame",
+        summary="Frame 2 again, without an image to reject",
+        token=user_token,
+        body={"session_id": session["id"], "frame_index": 2, "reasons": ["cropped"]},
+    )
+    rec.call(
+        "reshoots_create",
+        "POST",
+        "/v1/reshoots",
+        expect=400,
+        name="no_frame",
+        summary="A spin's request without frame_index",
+        token=user_token,
+        body={"session_id": session["id"], "reasons": ["cropped"]},
+    )
+    rec.call(
+        "reshoots_create",
+        "POST",
+        "/v1/reshoots",
+        expect=409,
+        name="beyond_the_spin",
+        summary="A frame beyond the spin's frame_count",
+        token=user_token,
+        body={"session_id": session["id"], "frame_index": 99, "reasons": ["cropped"]},
+    )
+    rec.call(
+        "reshoots_create",
+        "POST",
+        "/v1/reshoots",
+        expect=404,
+        name="not_found",
+        summary="No such session",
+        token=user_token,
+        body={"session_id": str(uuid.uuid4()), "frame_index": 2},
+        document_request=False,
+    )
+    rec.call(
+        "shot_list_templates_list",
+        "GET",
+        "/v1/shot-list-templates",
+        expect=200,
+        name="templates",
+        summary="The organisation's templates (the dealership default)",
+        token=device_token,
+    )
+
     finish = {"status": "complete", "completed_at": None}
     rec.call(
         "sessions_finish",

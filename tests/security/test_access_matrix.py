@@ -59,6 +59,12 @@ API = {
         "reviewer": (200, 200, 404, 404),
         "admin": (200, 200, 200, 404),
     },
+    "reject image": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
     "unpublish image": {
         "device": (403, 403, 403, 403),
         "operator": (403, 403, 403, 403),
@@ -82,6 +88,12 @@ API = {
         "operator": (403, 403, 403, 403),
         "reviewer": (200, 200, 404, 404),
         "admin": (200, 200, 200, 404),
+    },
+    "request reshoot": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (201, 201, 404, 404),
+        "admin": (201, 201, 201, 404),
     },
 }
 
@@ -113,6 +125,16 @@ CONSOLE = {
     "reprocess": {
         "operator": (403, 403, 404, 404),
         "reviewer": (403, 403, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    "reject": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    "request missing frames": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
         "admin": (302, 302, 302, 404),
     },
 }
@@ -167,7 +189,12 @@ def _call(action: str, client, session: CaptureSession):
         return client.patch(f"/v1/sessions/{session.id}", {"status": "complete"}, format="json")
     if action == "presign":
         return client.post("/v1/presign", _presign_body(session), format="json")
-    image = processed(ImageFactory(session=session))
+    if action == "request reshoot":
+        body = {"session_id": str(session.id), "frame_index": 1, "reasons": ["cropped"]}
+        return client.post("/v1/reshoots", body, format="json")
+    image = processed(ImageFactory(session=session, frame_index=0))
+    if action == "reject image":
+        return client.post(f"/v1/images/{image.id}/reject", {"reasons": ["blurred"]}, format="json")
     if action == "view image":
         return client.get(f"/v1/images/{image.id}")
     if action == "publish image":
@@ -241,8 +268,13 @@ def _console_call(action: str, client, session: CaptureSession):
         "publish processed": "publish_processed",
         "abandon": "abandon",
         "reprocess": "reprocess_selected",
+        "reject": "reject_selected",
+        "request missing frames": "request_missing",
     }[action]
-    return client.post(review_action_url(session), {"action": name, "image": [str(image.pk)]})
+    return client.post(
+        review_action_url(session),
+        {"action": name, "image": [str(image.pk)], "reasons": ["blurred"]},
+    )
 
 
 CONSOLE_CELLS = [

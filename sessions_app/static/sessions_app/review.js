@@ -89,6 +89,90 @@
     });
   });
 
+  // --- keyboard review: ← → move, a reason key rejects, p publishes -----------------------
+  const grid = document.getElementById("image-grid");
+  const form = document.getElementById("review-actions");
+  const cards = Array.from(document.querySelectorAll(".image-card"));
+  const rejectKeys = {};
+  ((grid && grid.dataset.rejectKeys) || "").trim().split(/\s+/).forEach(function (pair) {
+    const [key, reason] = pair.split("=");
+    if (key && reason) rejectKeys[key] = reason;
+  });
+  const publishKey = grid ? grid.dataset.publishKey : undefined;
+  let cursor = -1;
+
+  function point(index) {
+    if (cards.length === 0) return;
+    cursor = Math.max(0, Math.min(cards.length - 1, index));
+    cards.forEach(function (card) { card.classList.remove("current"); });
+    const card = cards[cursor];
+    card.classList.add("current");
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest" });
+    grid.dataset.current = card.dataset.imageId;
+    // The reasons QC points at are pre-selected for the current image.
+    const suggested = (card.dataset.suggested || "").split(" ");
+    document.querySelectorAll('#reject-tools input[name="reasons"]').forEach(function (box) {
+      box.checked = suggested.includes(box.value);
+    });
+  }
+
+  function submitFor(card, action, reason) {
+    document.querySelectorAll('.image-card input[name="image"]').forEach(function (box) {
+      box.checked = box.value === card.dataset.imageId;
+    });
+    if (reason) {
+      document.querySelectorAll('#reject-tools input[name="reasons"]').forEach(function (box) {
+        box.checked = box.value === reason;
+      });
+    }
+    const next = cards[cursor + 1] || card;
+    document.getElementById("review-next").value = next.dataset.imageId;
+    const hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = "action";
+    hidden.value = action;
+    form.append(hidden);
+    form.submit();
+  }
+
+  cards.forEach(function (card, index) {
+    card.addEventListener("click", function (event) {
+      if (event.target.closest("input, button")) return;
+      point(index);
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (!grid || cards.length === 0 || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (dialog && dialog.open && event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, #spin-viewer")) return;
+    const card = cards[cursor];
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      event.preventDefault();
+      point(cursor < 0 ? 0 : cursor + (event.key === "ArrowRight" ? 1 : -1));
+      if (dialog && dialog.open) openPreview(cards[cursor].dataset.imageId);
+    } else if (card && event.key === "Enter") {
+      event.preventDefault();
+      openPreview(card.dataset.imageId);
+    } else if (card && event.key in rejectKeys) {
+      const box = card.querySelector('input[name="image"]');
+      if (!box || box.disabled) return;
+      event.preventDefault();
+      submitFor(card, "reject_selected", rejectKeys[event.key]);
+    } else if (card && publishKey && event.key === publishKey) {
+      event.preventDefault();
+      submitFor(card, "publish_selected", null);
+    }
+  });
+
+  // Back after an action: the image to look at next, from the address's #image-….
+  if (location.hash.startsWith("#image-")) {
+    const at = cards.findIndex(function (card) { return "#" + card.id === location.hash; });
+    if (at >= 0) point(at);
+  }
+
   // --- spin viewer ------------------------------------------------------------------------
   const frames = readJson("spin-frames") || [];
   const stage = document.getElementById("spin-viewer");

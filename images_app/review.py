@@ -1,0 +1,324 @@
+"""The review loop: rejecting images with reasons, and the reshoot requests that go back to
+the device.
+
+- ``image_reject``: ``processed | published → rejected`` with reasons from
+  ``rules.REJECT_REASONS`` and a note. A rejected image is not published: if it was, it
+  leaves the publication (its status says so; ``published_at`` is cleared). Rejecting
+  adds the image's frame or shot to the session's reshoot request.
+- ``reshoot_request``: a reviewer asks for a frame or shot that was never taken.
+- A session's open ``ReshootItem``s are its reshoot request; at most one per frame or shot.
+  A device uploads a replacement with ``replaces_image_id`` (``uploads``), even into a
+  finished session, only while the item is open. ``reshoots_fulfil`` closes the items a
+  processed image answers once it passes QC, or once a reviewer publishes it anyway.
+
+Every change takes the session's row lock first (items are per session) and records its
+events in the same transaction, like the rest of the image services.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import status as http
+
+from accounts.models import User
+from events_app.models import Event
+from events_app.services import actor_fields, event_record
+from images_app import published_set
+from images_app.models import Image, ReshootItem
+from images_app.rules import REJECT_REASONS
+from imaging.api.errors import ApplicationError
+from sessions_app.models import CaptureSession
+
+REJECTABLE = (Image.Status.PROCESSED, Image.Status.PUBLISHED)
+NOTE_MAX_LENGTH = 1000
+
+
+def _user_of(actor: Any) -> User | None:
+    if isinstance(actor, User):
+        return actor
+    return getattr(actor, "user", None)
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError(
+        "VALIDATION_ERROR", "The request is not valid.", details={field: [message]}
+    )
+
+
+def reasons_clean(reasons: Any, *, required: bool = True) -> list[str]:
+    """The reasons as given, once each, in the documented order; anything else is a 400."""
+    if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
+        raise _invalid("reasons", "Must be a list of reason codes.")
+    unknown = sorted(set(reasons) - set(REJECT_REASONS))
+    if unknown:
+        raise _invalid("reasons", f"Unknown reasons: {', '.join(unknown)}.")
+    if required and not reasons:
+        raise _invalid("reasons", "Give at least one reason.")
+    return [code for code in REJECT_REASONS if code in reasons]
+
+
+def _note_clean(note: str | None) -> str:
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise _invalid("note", f"At most {NOTE_MAX_LENGTH} characters.")
+    return note
+
+
+def _session_lock(session_id: uuid.UUID) -> CaptureSession:
+    return CaptureSession.objects.select_for_update().get(pk=session_id)
+
+
+def _same_place(*, frame_index: int | None, shot_name: str | None) -> Q | None:
+    if frame_index is not None:
+        return Q(frame_index=frame_index)
+    if shot_name is not None:
+        return Q(shot_name=shot_name)
+    return None
+
+
+def _item_add(
+    *,
+    session: CaptureSession,
+    actor: Any,
+    image: Image | None,
+    frame_index: int | None,
+    angle_deg: int | None,
+    shot_name: str | None,
+    reasons: list[str],
+    note: str,
+) -> ReshootItem:
+    """The open item for this frame or shot, created or with these reasons added. The
+    caller holds the session's lock."""
+    place = _same_place(frame_index=frame_index, shot_name=shot_name)
+    open_items = ReshootItem.objects.filter(session_id=session.pk, status=ReshootItem.Status.OPEN)
+    item = None
+    if place is not None:
+        item = open_items.filter(place).first()
+    elif image is not None:
+        item = open_items.filter(image_id=image.pk).first()
+    if item is None:
+        item = ReshootItem.objects.create(
+            org_id=session.org_id,
+            session=session,
+            image=image,
+            frame_index=frame_index,
+            angle_deg=angle_deg,
+            shot_name=shot_name,
+            reasons=reasons,
+            note=note,
+            requested_by=_user_of(actor),
+        )
+    else:
+        item.reasons = [code for code in REJECT_REASONS if code in {*item.reasons, *reasons}]
+        if note and note not in item.note:
+            item.note = f"{item.note}\n{note}".strip()[:NOTE_MAX_LENGTH]
+        if item.image_id is None and image is not None:
+            item.image = image
+        item.save(update_fields=["reasons", "note", "image"])
+    event_record(
+        org_id=session.org_id,
+        entity_type=Event.EntityType.SESSION,
+        entity_id=session.pk,
+        type=Event.Type.RESHOOT_REQUESTED,
+        message=str(item),
+        meta={
+            "reshoot_id": str(item.pk),
+            "image_id": str(image.pk) if image is not None else None,
+            "frame_index": frame_index,
+            "shot_name": shot_name,
+            "reasons": reasons,
+        },
+        **actor_fields(actor),
+    )
+    return item
+
+
+def image_reject(
+    *, image: Image, actor: Any, reasons: Any, note: str | None = ""
+) -> tuple[Image, ReshootItem | None]:
+    """``processed | published → rejected``; rejecting a rejected image changes nothing.
+
+    Returns the image and the session's open reshoot item for its frame or shot.
+    ``actor``: the API's Actor or a User (the console).
+    """
+    reasons = reasons_clean(reasons)
+    note = _note_clean(note)
+    with transaction.atomic():
+        session = _session_lock(image.session_id)
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status == Image.Status.REJECTED:
+            return locked, reshoot_open_for(image=locked)
+        if locked.status not in REJECTABLE:
+            raise ApplicationError(
+                "INVALID_TRANSITION",
+                f"Only processed or published images can be rejected; this one is {locked.status}.",
+                status_code=http.HTTP_409_CONFLICT,
+                details={"status": locked.status},
+            )
+        was_published = locked.status == Image.Status.PUBLISHED
+        locked.status = Image.Status.REJECTED
+        locked.reject_reasons = reasons
+        locked.reject_note = note
+        locked.rejected_at = timezone.now()
+        locked.rejected_by = _user_of(actor)
+        # No longer published: the image leaves the publication.
+        locked.published_at = None
+        locked.published_by = None
+        locked.save(
+            update_fields=[
+                "status",
+                "reject_reasons",
+                "reject_note",
+                "rejected_at",
+                "rejected_by",
+                "published_at",
+                "published_by",
+            ]
+        )
+        if was_published:
+            # It leaves the vehicle's live publication: a new version, in this transaction.
+            published_set.changed(
+                vehicle_ids=[locked.vehicle_id],
+                actor=actor,
+                action="unpublish",
+                image_ids=[locked.pk],
+            )
+        event_record(
+            org_id=locked.org_id,
+            entity_type=Event.EntityType.IMAGE,
+            entity_id=locked.pk,
+            type=Event.Type.REJECTED,
+            message=", ".join(reasons),
+            meta={"reasons": reasons, "note": note, "was_published": was_published},
+            **actor_fields(actor),
+        )
+        item = _item_add(
+            session=session,
+            actor=actor,
+            image=locked,
+            frame_index=locked.frame_index,
+            angle_deg=locked.angle_deg,
+            shot_name=locked.shot_name,
+            reasons=reasons,
+            note=note,
+        )
+    return locked, item
+
+
+def reshoot_request(
+    *,
+    session: CaptureSession,
+    actor: Any,
+    frame_index: int | None = None,
+    shot_name: str | None = None,
+    reasons: Any = (),
+    note: str | None = "",
+) -> ReshootItem:
+    """Ask for a frame (spins) or shot (stills) without an image to reject: one that is
+    missing, or one to take again anyway."""
+    reasons = reasons_clean(list(reasons), required=False)
+    note = _note_clean(note)
+    angle_deg = None
+    if session.is_spin:
+        frame_count = session.frame_count
+        if shot_name is not None or frame_index is None:
+            raise _invalid("frame_index", "A spin session's reshoot names a frame_index.")
+        if not isinstance(frame_count, int) or not 0 <= frame_index < frame_count:
+            raise ApplicationError(
+                "PLACEMENT_CONFLICT",
+                f"Must be below the session's frame_count ({frame_count}).",
+                status_code=http.HTTP_409_CONFLICT,
+                details={"frame_index": [f"Must be below {frame_count}."]},
+            )
+        angle_deg = frame_index * 360 // frame_count
+    else:
+        if frame_index is not None or not shot_name:
+            raise _invalid("shot_name", "A stills session's reshoot names a shot_name.")
+        names = session.still_names
+        if names and shot_name not in names:
+            raise ApplicationError(
+                "PLACEMENT_CONFLICT",
+                "Not in this session's shot list.",
+                status_code=http.HTTP_409_CONFLICT,
+                details={"shot_name": ["Not in this session's shot list."]},
+            )
+    with transaction.atomic():
+        locked = _session_lock(session.pk)
+        return _item_add(
+            session=locked,
+            actor=actor,
+            image=None,
+            frame_index=frame_index,
+            angle_deg=angle_deg,
+            shot_name=shot_name,
+            reasons=reasons,
+            note=note,
+        )
+
+
+def reshoot_open_for(*, image: Image) -> ReshootItem | None:
+    """The open item a replacement of ``image`` answers: the one naming the image, or the
+    one for its frame or shot (a rejected replacement's original may be named instead)."""
+    condition = Q(image_id=image.pk)
+    place = _same_place(frame_index=image.frame_index, shot_name=image.shot_name)
+    if place is not None:
+        condition |= place
+    return (
+        ReshootItem.objects.filter(
+            condition, session_id=image.session_id, status=ReshootItem.Status.OPEN
+        )
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+def reshoot_open_for_place(
+    *, session_id: uuid.UUID, frame_index: int | None, shot_name: str | None
+) -> ReshootItem | None:
+    """The open item asking for this frame or shot (a missing one), if any."""
+    place = _same_place(frame_index=frame_index, shot_name=shot_name)
+    if place is None:
+        return None
+    return ReshootItem.objects.filter(
+        place, session_id=session_id, status=ReshootItem.Status.OPEN
+    ).first()
+
+
+def reshoots_fulfil(*, image: Image, actor: Any = None) -> list[ReshootItem]:
+    """Close the open items ``image`` answers (it replaces their image, or takes their
+    frame or shot); call it inside the transaction that made the image good: processed
+    with QC passed, or published by a reviewer."""
+    condition = Q()
+    if image.replaces_id is not None:
+        condition |= Q(image_id=image.replaces_id)
+    place = _same_place(frame_index=image.frame_index, shot_name=image.shot_name)
+    if place is not None:
+        condition |= place
+    if not condition:
+        return []
+    items = list(
+        ReshootItem.objects.select_for_update()
+        .filter(condition, session_id=image.session_id, status=ReshootItem.Status.OPEN)
+        .exclude(image_id=image.pk)
+    )
+    now = timezone.now()
+    for item in items:
+        item.status = ReshootItem.Status.FULFILLED
+        item.fulfilled_at = now
+        item.replacement = image
+        item.save(update_fields=["status", "fulfilled_at", "replacement"])
+        event_record(
+            org_id=image.org_id,
+            entity_type=Event.EntityType.SESSION,
+            entity_id=image.session_id,
+            type=Event.Type.RESHOOT_FULFILLED,
+            message=str(item),
+            meta={"reshoot_id": str(item.pk), "image_id": str(image.pk)},
+            **actor_fields(actor),
+        )
+    return items
