@@ -26,6 +26,7 @@ DETAIL_KEYS = {
     "status",
     "started_at",
     "completed_at",
+    "spin_health",  # additive: the spin checks (images_app/spin_health.py)
 }
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
