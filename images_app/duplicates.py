@@ -23,6 +23,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from images_app.models import CheckPolicy, DuplicateDismissal, Image, ImageSignature
+from imaging.api.errors import ApplicationError
+from sessions_app.models import CaptureSession
 
 NEAR_DISTANCE = 6
 GUARANTEED_DISTANCE = 7  # what the 4 x 17 band lookup can never miss
@@ -32,15 +34,26 @@ assert NEAR_DISTANCE <= GUARANTEED_DISTANCE
 
 _MASK = (1 << 64) - 1
 
-# The 4 x 17 candidate band values go in as four int[] parameters. created_at bounds the window.
+# The 4 x 17 candidate band values go in as four int[] parameters. Each branch is an
+# index-only scan that checks the distance on the index's own copy of the hash; only the
+# matches are read from the table, for the window and the session.
 _NEAR_SQL = """
-SELECT image_id, bit_count((phash # %(q)s)::bit(64)) AS distance
-FROM images_app_imagesignature
-WHERE org_id = %(org)s
-  AND (band0 = ANY(%(b0)s) OR band1 = ANY(%(b1)s) OR band2 = ANY(%(b2)s) OR band3 = ANY(%(b3)s))
-  AND bit_count((phash # %(q)s)::bit(64)) <= %(d)s
-  AND created_at >= %(since)s
-  AND session_id <> %(session)s
+WITH near AS (
+  SELECT image_id FROM images_app_imagesignature
+  WHERE org_id = %(org)s AND band0 = ANY(%(b0)s) AND bit_count((phash # %(q)s)::bit(64)) <= %(d)s
+  UNION
+  SELECT image_id FROM images_app_imagesignature
+  WHERE org_id = %(org)s AND band1 = ANY(%(b1)s) AND bit_count((phash # %(q)s)::bit(64)) <= %(d)s
+  UNION
+  SELECT image_id FROM images_app_imagesignature
+  WHERE org_id = %(org)s AND band2 = ANY(%(b2)s) AND bit_count((phash # %(q)s)::bit(64)) <= %(d)s
+  UNION
+  SELECT image_id FROM images_app_imagesignature
+  WHERE org_id = %(org)s AND band3 = ANY(%(b3)s) AND bit_count((phash # %(q)s)::bit(64)) <= %(d)s
+)
+SELECT s.image_id, bit_count((s.phash # %(q)s)::bit(64)) AS distance
+FROM images_app_imagesignature s JOIN near USING (image_id)
+WHERE s.created_at >= %(since)s AND s.session_id <> %(session)s
 """
 
 
@@ -48,6 +61,11 @@ def phash_bands(phash: int) -> tuple[int, int, int, int]:
     """The four 16-bit quarters of a 64-bit hash (given signed, as stored)."""
     unsigned = phash & _MASK
     return tuple((unsigned >> shift) & 0xFFFF for shift in (48, 32, 16, 0))  # type: ignore[return-value]
+
+
+def hamming(a: int, b: int) -> int:
+    """Bits that differ between two 64-bit hashes."""
+    return ((a ^ b) & _MASK).bit_count()
 
 
 def band_candidates(band: int) -> list[int]:
@@ -180,6 +198,34 @@ def duplicate_dismiss(*, image: Image, other: Image, user: Any) -> None:
     for one in (image, other):
         if not image_duplicates(image=one):
             ImageSignature.objects.filter(image_id=one.pk).update(duplicate_state="")
+
+
+def publish_check(*, image: Image) -> None:
+    """Refuse to publish what the org's policy holds back: a photo rejected as a duplicate
+    (until a reviewer says "not a duplicate"), or a frame of an unhealthy spin when the org
+    blocks those. Raises the error envelope's ``PUBLISH_BLOCKED`` (409) with the reasons."""
+    reasons = []
+    if ImageSignature.objects.filter(image_id=image.pk, duplicate_state="rejected").exists():
+        reasons.append("duplicate")
+    if image.frame_index is not None:
+        health = (
+            CaptureSession.objects.filter(pk=image.session_id)
+            .values_list("spin_health", flat=True)
+            .first()
+        )
+        if (
+            isinstance(health, dict)
+            and health.get("status") == "unhealthy"
+            and policy_for(image.org_id).spin_health == CheckPolicy.SpinHealth.BLOCK
+        ):
+            reasons.append("unhealthy_spin")
+    if reasons:
+        raise ApplicationError(
+            "PUBLISH_BLOCKED",
+            "The organisation's checks hold this image back: " + ", ".join(reasons) + ".",
+            status_code=409,
+            details={"reasons": reasons},
+        )
 
 
 def window_start(days: int = DEFAULT_WINDOW_DAYS):

@@ -121,8 +121,14 @@ class ImageSignature(models.Model):
     duplicate_state = models.CharField(max_length=8, blank=True, default="")
 
     class Meta:
+        # Each band index carries the hash and the image id: a lookup checks the distance
+        # in the index (an index-only scan) and reads only the matching rows.
         indexes = [
-            models.Index(fields=["org", f"band{n}"], name=f"imagesig_org_band{n}_idx")
+            models.Index(
+                fields=["org", f"band{n}"],
+                include=["phash", "image"],
+                name=f"imagesig_org_band{n}_idx",
+            )
             for n in range(4)
         ] + [
             models.Index(fields=["org", "sha256"], name="imagesig_org_sha_idx"),

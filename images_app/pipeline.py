@@ -352,10 +352,8 @@ def signature_measure(gray: Image.Image) -> Signature:
 
 def phash_to_int(bits: Any) -> int:
     """imagehash's 8x8 bool array as a signed 64-bit integer (PostgreSQL bigint)."""
-    value = 0
-    for bit in np.asarray(bits).flatten():
-        value = (value << 1) | int(bool(bit))
-    return value - (1 << 64) if value >= 1 << 63 else value
+    packed = np.packbits(np.asarray(bits, dtype=bool).reshape(-1)).tobytes()
+    return int.from_bytes(packed, "big", signed=True)
 
 
 def upright_preview(

@@ -408,6 +408,7 @@ def image_publish(*, image: Image, actor: Any) -> Image:
                 status_code=409,
                 details={"status": locked.status},
             )
+        duplicates.publish_check(image=locked)  # the org's duplicate and spin policies
         locked.status = Image.Status.PUBLISHED
         locked.published_at = timezone.now()
         locked.published_by = _user_of(actor)

@@ -165,3 +165,75 @@ def test_a_duplicate_on_a_site_the_reviewer_cannot_see_is_not_shown(
     mine = processed_photo(CaptureSessionFactory(org=org, site=site), car_frame(16))
     processed_photo(CaptureSessionFactory(org=org, site=other_site), car_frame(16))
     assert api(reviewer).get(f"/v1/images/{mine.id}").json()["duplicates"] == []
+
+
+def test_backfill_signs_processed_and_published_images_without_changing_their_status(
+    org, site, two_vins
+):
+    from django.core.management import call_command
+
+    first, second = two_vins
+    a = processed_photo(first, car_frame(22))
+    processed_photo(second, car_frame(22))
+    original = ImageSignature.objects.get(image_id=a.id).phash
+    Image.objects.filter(pk=a.pk).update(status=Image.Status.PUBLISHED)
+    ImageSignature.objects.all().delete()
+
+    out = io.StringIO()
+    call_command("backfill_signatures", stdout=out)
+
+    assert "signed 2 image(s)" in out.getvalue()
+    again = ImageSignature.objects.get(image_id=a.id)
+    # Made from the stored 1200 px thumbnail rather than the pixels before encoding it.
+    assert duplicates.hamming(again.phash, original) <= 2
+    assert again.duplicate_state == "warn"
+    assert Image.objects.get(pk=a.pk).status == Image.Status.PUBLISHED
+
+
+def test_backfill_rechecks_the_spins_it_signed(org, site):
+    from django.core.management import call_command
+
+    session = CaptureSessionFactory(org=org, site=site)
+    for position in range(8):
+        processed_photo(
+            session, car_frame(position + 1), frame_index=position, angle_deg=position * 10
+        )
+    ImageSignature.objects.all().delete()
+    type(session).objects.filter(pk=session.pk).update(spin_health=None)
+    call_command("backfill_signatures", "--session", str(session.id), stdout=io.StringIO())
+    session.refresh_from_db()
+    assert session.spin_health["frames"] == 8
+
+
+def test_a_photo_rejected_as_a_duplicate_cannot_be_published_until_dismissed(
+    api, reviewer, org, two_vins
+):
+    CheckPolicy.objects.create(org=org, duplicates=CheckPolicy.Duplicates.REJECT)
+    first, second = two_vins
+    a = processed_photo(first, car_frame(31))
+    b = processed_photo(second, car_frame(31))
+    client = api(reviewer)
+    response = client.post(f"/v1/images/{b.id}/publish")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "PUBLISH_BLOCKED"
+    assert response.json()["error"]["details"] == {"reasons": ["duplicate"]}
+    # The earlier photo was only flagged: it publishes.
+    assert client.post(f"/v1/images/{a.id}/publish").status_code == 200
+    duplicates.duplicate_dismiss(image=b, other=a, user=reviewer)
+    assert client.post(f"/v1/images/{b.id}/publish").status_code == 200
+
+
+def test_an_org_that_blocks_unhealthy_spins_cannot_publish_their_frames(api, reviewer, org, site):
+    session = CaptureSessionFactory(org=org, site=site)
+    numbers = [1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 34]
+    numbers[9] = numbers[8]  # the photo of frame 8 uploaded again as frame 9
+    images = [
+        processed_photo(session, car_frame(n), frame_index=i, angle_deg=i * 30)
+        for i, n in enumerate(numbers)
+    ]
+    client = api(reviewer)
+    assert client.post(f"/v1/images/{images[0].id}/publish").status_code == 200  # warn
+    CheckPolicy.objects.create(org=org, spin_health=CheckPolicy.SpinHealth.BLOCK)
+    response = client.post(f"/v1/images/{images[1].id}/publish")
+    assert response.status_code == 409
+    assert response.json()["error"]["details"] == {"reasons": ["unhealthy_spin"]}

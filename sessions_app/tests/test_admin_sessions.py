@@ -352,8 +352,9 @@ def test_the_review_page_takes_the_same_queries_for_2_or_24_images(
     client = console(reviewer)
     client.get(review_url(small))  # warm the content-type cache
     for session in (small, large):
-        # The Django session, the user, the session with its joins and counts, its images.
-        with django_assert_num_queries(4):
+        # The Django session, the user, the session with its joins and counts, its images,
+        # the images flagged as duplicates.
+        with django_assert_num_queries(5):
             assert client.get(review_url(session)).status_code == 200
 
 
