@@ -9,7 +9,7 @@ PORT ?= 8000
 # DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
 DEV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size api-check
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size api-check bench-duplicates
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ api-check: venv
 
 bench: venv
 	$(DEV) $(PY) bench/pipeline.py
+
+# One million perceptual hashes in PostgreSQL (DATABASE_URL): the near-duplicate lookup's p99.
+bench-duplicates: venv
+	$(DEV) $(PY) bench/duplicates.py
 
 fuzz: venv
 	$(DEV) $(PY) scripts/fuzz.py

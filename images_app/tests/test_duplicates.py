@@ -237,3 +237,28 @@ def test_an_org_that_blocks_unhealthy_spins_cannot_publish_their_frames(api, rev
     response = client.post(f"/v1/images/{images[1].id}/publish")
     assert response.status_code == 409
     assert response.json()["error"]["details"] == {"reasons": ["unhealthy_spin"]}
+
+
+def test_the_check_policy_command_sets_an_orgs_policy(org):
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command(
+        "check_policy",
+        "--org",
+        str(org.id),
+        "--duplicates",
+        "reject",
+        "--window-days",
+        "30",
+        stdout=out,
+    )
+    assert "duplicates reject, window 30 days" in out.getvalue()
+    policy = CheckPolicy.objects.get(org=org)
+    assert (policy.spin_health, policy.duplicates, policy.duplicate_window_days) == (
+        "warn",
+        "reject",
+        30,
+    )
+    with pytest.raises(CommandError):
+        call_command("check_policy", "--org", "not-an-id", stdout=io.StringIO())
