@@ -53,9 +53,15 @@ class SpinFrame:
     image_id: str | None = None
 
 
-def spin_health_assess(frames: list[SpinFrame]) -> dict[str, Any]:
+def spin_health_assess(
+    frames: list[SpinFrame], *, frame_count: int | None = None
+) -> dict[str, Any]:
     """``{"status": "ok" | "unhealthy" | "unknown", "direction": …, "frames": n,
-    "findings": [{"type", "frame_index", "angle", "message", …}]}``."""
+    "findings": [{"type", "frame_index", "angle", "message", …}]}``.
+
+    ``frame_count``: the frames the session plans. While its last frames have not arrived,
+    the step from the last frame back to the first is not judged (the coverage strip shows
+    those angles as missing, and a spin being captured is not unhealthy for it)."""
     frames = sorted(frames, key=lambda f: f.index)
     n = len(frames)
     if n < MIN_FRAMES:
@@ -119,7 +125,8 @@ def spin_health_assess(frames: list[SpinFrame]) -> dict[str, Any]:
             )
         )
 
-    findings += _skips(frames, order, distance, angles, duplicates)
+    open_end = frame_count is not None and frames[-1].index < frame_count - 1
+    findings += _skips(frames, order, distance, angles, duplicates, open_end=open_end)
     direction = _direction(thumbs[order])
     return {
         "status": "unhealthy" if findings else "ok",
@@ -181,7 +188,7 @@ def _best_swap(order: list[int], distance: np.ndarray, *, skip: set[int]):
     return best
 
 
-def _skips(frames, order, distance, angles, duplicates) -> list[dict[str, Any]]:
+def _skips(frames, order, distance, angles, duplicates, *, open_end) -> list[dict[str, Any]]:
     n = len(order)
     findings = []
     known = [a for a in angles if a is not None]
@@ -192,6 +199,8 @@ def _skips(frames, order, distance, angles, duplicates) -> list[dict[str, Any]]:
         usual = float(np.median(gaps))
         if usual > 0:
             for k, gap in enumerate(gaps):
+                if open_end and k == n - 1:
+                    continue  # from the last frame so far back to the first
                 if gap > SKIP_STEP_RATIO * usual:
                     missing = max(1, round(gap / usual) - 1)
                     after = frames[ordered[(k + 1) % n]]
@@ -210,7 +219,7 @@ def _skips(frames, order, distance, angles, duplicates) -> list[dict[str, Any]]:
                 return findings
     # From the pictures: a step far larger than both of its neighbours.
     steps = [distance[order[k], order[(k + 1) % n]] for k in range(n)]
-    for k in range(n):
+    for k in range(n - 1 if open_end else n):
         neighbours = max(steps[k - 1], steps[(k + 1) % n])
         after = frames[order[(k + 1) % n]]
         if after.index in duplicates or frames[order[k]].index in duplicates:
@@ -293,6 +302,9 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
             SpinFrame(index=index, angle=angle, tiny=bytes(tiny), image_id=str(image_id))
             for image_id, index, angle, tiny in rows
         ]
-        health = spin_health_assess(frames)
+        planned = session.frame_count
+        if isinstance(planned, bool) or not isinstance(planned, int):
+            planned = None
+        health = spin_health_assess(frames, frame_count=planned)
         CaptureSession.objects.filter(pk=session_id).update(spin_health=health)
     return health

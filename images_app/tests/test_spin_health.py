@@ -61,3 +61,11 @@ def test_a_swapped_pair_is_named_with_the_angle_each_frame_belongs_at():
 def test_too_few_frames_are_not_judged():
     frames = spin_variants.clean("demo_24")[:3]
     assert spin_health_assess(frames)["status"] == "unknown"
+
+
+def test_a_spin_still_being_captured_is_not_unhealthy_for_its_missing_last_frames():
+    frames = spin_variants.clean("car_toyota_chr_evox_36")
+    assert spin_health_assess(frames[:12], frame_count=36)["status"] == "ok"
+    # Once the last frame is in, a gap is a gap: here the first two never came.
+    report = spin_health_assess(frames[2:], frame_count=36)
+    assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 2)]
