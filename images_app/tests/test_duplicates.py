@@ -262,3 +262,27 @@ def test_the_check_policy_command_sets_an_orgs_policy(org):
     )
     with pytest.raises(CommandError):
         call_command("check_policy", "--org", "not-an-id", stdout=io.StringIO())
+
+
+def test_the_exported_manifest_carries_the_spins_health_and_turn_direction(
+    org, site, reviewer, tmp_path
+):
+    import json
+    import zipfile
+
+    from images_app.export import session_export
+    from images_app.services import image_publish
+
+    session = CaptureSessionFactory(
+        org=org, site=site, shot_list={"studio360": {"frame_count": 36}}
+    )
+    for position in range(36):
+        image = processed_photo(
+            session, car_frame(1 + position), frame_index=position, angle_deg=position * 10
+        )
+        image_publish(image=image, actor=reviewer)
+    session_export(session=session, destination=tmp_path / "spin.zip")
+    with zipfile.ZipFile(tmp_path / "spin.zip") as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    health = manifest["session"]["spin_health"]
+    assert (health["status"], health["direction"], health["frames"]) == ("ok", "clockwise", 36)
