@@ -5,9 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_signing_key"),
         ("images_app", "0004_image_signatures_and_check_policy"),
-        ("sessions_app", "0003_session_spin_health"),
     ]
 
     operations = [
