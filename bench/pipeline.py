@@ -255,6 +255,23 @@ def check_sharpness() -> None:
         )
 
 
+def signature_cost(label: str, data: bytes, content_type: str) -> None:
+    """What the perceptual signature (pHash + spin thumbnail) adds: its CPU time on the grey
+    preview the pipeline holds, against the whole pipeline's (medians of PAIRS runs)."""
+    gray = pipeline.upright_preview(data, content_type=content_type).image.convert("L")
+    whole = real(data, content_type)
+    for _ in range(WARMUPS):
+        pipeline.signature_measure(gray)
+    signature = statistics.median(
+        cpu_ms(lambda: pipeline.signature_measure(gray)) for _ in range(PAIRS)
+    )
+    total = statistics.median(cpu_ms(whole) for _ in range(min(PAIRS, 11)))
+    print(
+        f"  {label}: signature {signature:.2f} ms of {total:.1f} ms "
+        f"({100 * signature / total:.1f} % of the pipeline)"
+    )
+
+
 _worker_data: tuple[bytes, str] = (b"", "")
 
 
@@ -364,6 +381,10 @@ def main() -> int:
     compare_with_floor(
         "HEIC 12 MP", lambda: floor_heic(heic), real(heic, "image/heic"), HEIC_MAX_RATIO
     )
+
+    print("\nPerceptual signature (included in the figures above)")
+    signature_cost("JPEG 12 MP", jpeg, "image/jpeg")
+    signature_cost("HEIC 12 MP", heic, "image/heic")
 
     print("\nThroughput (wall time)")
     throughput("JPEG 12 MP", jpeg, "image/jpeg")

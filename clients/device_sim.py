@@ -278,6 +278,7 @@ class Options:
     resume: bool
     interrupt_after: int | None
     stock_prefix: str
+    corrupt: str | None = None
 
 
 class Simulator:
@@ -370,6 +371,8 @@ class Simulator:
             if photos:
                 frame.photo = str(photos[frame.index % len(photos)])
                 frame.label = Path(frame.photo).name
+        if options.corrupt and options.mode != "stills":
+            frames = corrupt_spin(frames, options.corrupt)
         return frames
 
     def frame_bytes(self, frame: Frame, session_number: int) -> tuple[bytes, str]:
@@ -413,7 +416,8 @@ class Simulator:
             rng = random.Random(f"{options.seed}-{number}-{uuid.uuid4()}")
             shot_list: dict[str, Any] = {}
             if options.mode in ("studio360", "walk360"):
-                shot_list[options.mode] = {"frame_count": len(frames)}
+                # The planned count: a frame dropped by --corrupt drop leaves a gap.
+                shot_list[options.mode] = {"frame_count": options.frames}
             else:
                 shot_list["stills"] = [f.shot_name for f in frames]
             suffix = "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(6))
@@ -645,6 +649,26 @@ class Simulator:
 # ==========================================================================================
 
 
+def corrupt_spin(frames: list[Frame], how: str) -> list[Frame]:
+    """A spin as a faulty rig would shoot it (to see spin health find it), at fixed frames:
+    ``duplicate``: the frame a third of the way round is shot twice (the next angle is
+    never shot); ``swap``: that frame and the one a quarter turn later change places;
+    ``drop``: that frame is never uploaded (the others keep their indexes)."""
+    k = len(frames) // 3
+    if len(frames) < 6:
+        return frames
+    if how == "duplicate":
+        frames[k + 1].angle_deg = frames[k].angle_deg
+        frames[k + 1].photo = frames[k].photo
+    elif how == "swap":
+        j = k + len(frames) // 4
+        frames[k].angle_deg, frames[j].angle_deg = frames[j].angle_deg, frames[k].angle_deg
+        frames[k].photo, frames[j].photo = frames[j].photo, frames[k].photo
+    elif how == "drop":
+        del frames[k]
+    return frames
+
+
 def _size(value: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in value.lower().split("x"))
@@ -708,6 +732,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FRAMES",
         help="stop after this many uploads, as if the connection dropped (resume test)",
     )
+    parser.add_argument(
+        "--corrupt",
+        choices=("swap", "duplicate", "drop"),
+        help="shoot each spin with a fault: a frame shot twice, two swapped, or one missing",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON last")
     parser.add_argument("--quiet", action="store_true", help="summary only")
     return parser.parse_args(argv)
@@ -765,6 +794,7 @@ def _validate(args: argparse.Namespace) -> Options:
         resume=not args.no_resume,
         interrupt_after=args.interrupt_after,
         stock_prefix=args.stock_prefix,
+        corrupt=args.corrupt,
     )
 
 

@@ -20,7 +20,7 @@ from django.utils.timezone import localtime
 from accounts.actors import Actor
 from accounts.admin_scoping import ScopedAdmin, SiteFilter
 from events_app.models import Event
-from images_app import admin_events, selectors, storage
+from images_app import admin_duplicates, admin_events, selectors, storage
 from images_app.admin_sessions import image_label, publish_messages
 from images_app.models import FailedImage, Image
 from images_app.rules import QC_STATUSES, THUMB_LARGE, THUMB_SMALL
@@ -75,7 +75,13 @@ class ImageAdmin(ScopedAdmin):
         "created_at",
     )
     list_display_links = ("thumb", "label")
-    list_filter = ("status", QcVerdictFilter, ImageSiteFilter, "session__mode")
+    list_filter = (
+        "status",
+        QcVerdictFilter,
+        admin_duplicates.DuplicateFilter,
+        ImageSiteFilter,
+        "session__mode",
+    )
     list_select_related = ("session", "session__site", "vehicle")
     search_fields = ("vehicle__vin", "vehicle__stock", "file_name")
     search_help_text = "VIN, stock number or file name."
@@ -109,6 +115,10 @@ class ImageAdmin(ScopedAdmin):
 
     def scope(self, queryset: QuerySet, actor: Actor) -> QuerySet:
         return queryset & selectors.images_visible_to(actor=actor)
+
+    def get_urls(self) -> list:
+        # The side-by-side duplicates page (images_app/admin_duplicates.py).
+        return admin_duplicates.urls(self) + super().get_urls()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -39,7 +39,7 @@ from accounts.admin_scoping import (
 )
 from images_app import selectors as image_selectors
 from images_app import storage
-from images_app.models import Image, ReshootItem
+from images_app.models import Image, ImageSignature, ReshootItem
 from images_app.review import image_reject, reshoot_request
 from images_app.rules import (
     REJECT_REASONS,
@@ -684,6 +684,12 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
     urls = {image.pk: _thumb_urls(image) for image in images}
     events_url = reverse("admin:events_app_event_changelist")
     spin = image_selectors.spin_coverage(session=session, images=images)
+    # Duplicate photos and spin health (images_app/duplicates.py, spin_health.py): one query.
+    flagged = dict(
+        ImageSignature.objects.filter(session_id=session.pk)
+        .exclude(duplicate_state="")
+        .values_list("image_id", "duplicate_state")
+    )
     cards = [
         {
             "image": image,
@@ -693,6 +699,8 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
             "qc_verdict": image_selectors.qc_verdict(image.qc),
             "suggested": " ".join(reject_reasons_suggested(image.qc)),
             "reject_labels": [REJECT_REASONS.get(code, code) for code in image.reject_reasons],
+            "duplicate": flagged.get(image.pk),
+            "duplicates_url": reverse("admin:images_app_image_duplicates", args=[image.pk]),
         }
         for image in images
     ]
@@ -754,6 +762,7 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         "spin": spin,
         "stills": image_selectors.stills_coverage(session=session, images=images),
         "spin_frames": frames,
+        "spin_health": session.spin_health if spin is not None else None,
         "preview_data": preview,
         "can_publish": may_publish(user),
         "can_reprocess": may_administer(user),

@@ -178,3 +178,94 @@ class FailedImage(Image):
         proxy = True
         verbose_name = "failed image"
         verbose_name_plural = "failed processing"
+
+
+class ImageSignature(models.Model):
+    """The perceptual signature of a processed image, kept apart from the hot Image row.
+
+    ``phash`` is the 64-bit pHash as a signed bigint; ``band0..band3`` are its four 16-bit
+    quarters, each indexed with the org first: a hash within 7 bits of another differs in
+    at most one bit in one of its quarters (pigeonhole), so the near-duplicate lookup asks
+    the indexes for each quarter and its 16 one-bit neighbours, never scans
+    (images_app/duplicates.py). ``tiny`` is a 64x48 grey thumbnail for the spin checks.
+    """
+
+    image = models.OneToOneField(
+        Image, on_delete=models.CASCADE, primary_key=True, related_name="signature"
+    )
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, db_index=False)
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, db_index=False)
+    session = models.ForeignKey(CaptureSession, on_delete=models.CASCADE, db_index=False)
+    frame_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    sha256 = models.CharField(max_length=64)
+    phash = models.BigIntegerField()
+    band0 = models.IntegerField()
+    band1 = models.IntegerField()
+    band2 = models.IntegerField()
+    band3 = models.IntegerField()
+    tiny = models.BinaryField()
+    # What the duplicate check found when the image was processed: "" (nothing), "warn"
+    # (flagged for the reviewer) or "rejected" (the org's policy rejects duplicates; the
+    # image is kept from publishing until a reviewer says "not a duplicate").
+    duplicate_state = models.CharField(max_length=8, blank=True, default="")
+
+    class Meta:
+        # Each band index carries the hash and the image id: a lookup checks the distance
+        # in the index (an index-only scan) and reads only the matching rows.
+        indexes = [
+            models.Index(
+                fields=["org", f"band{n}"],
+                include=["phash", "image"],
+                name=f"imagesig_org_band{n}_idx",
+            )
+            for n in range(4)
+        ] + [
+            models.Index(fields=["org", "sha256"], name="imagesig_org_sha_idx"),
+            models.Index(fields=["session", "frame_index"], name="imagesig_session_frame_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"signature of {self.image_id}"
+
+
+class DuplicateDismissal(models.Model):
+    """A reviewer's "not a duplicate" for a pair of images (stored with ``image_a < image_b``)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, db_index=False)
+    image_a = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    image_b = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    decided_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image_a", "image_b"], name="dup_dismissal_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_a_id} is not a duplicate of {self.image_b_id}"
+
+
+class CheckPolicy(models.Model):
+    """An organisation's choices for the spin and duplicate checks (defaults: warn)."""
+
+    class SpinHealth(models.TextChoices):
+        WARN = "warn", "Warn"
+        BLOCK = "block", "Block publishing an unhealthy spin"
+
+    class Duplicates(models.TextChoices):
+        WARN = "warn", "Warn"
+        REJECT = "reject", "Reject automatically as a duplicate"
+
+    org = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="check_policy"
+    )
+    spin_health = models.CharField(
+        max_length=8, choices=SpinHealth.choices, default=SpinHealth.WARN
+    )
+    duplicates = models.CharField(max_length=8, choices=Duplicates.choices, default=Duplicates.WARN)
+    duplicate_window_days = models.PositiveSmallIntegerField(default=90)
+
+    def __str__(self) -> str:
+        return f"checks of {self.org_id}"

@@ -36,6 +36,8 @@ What one call does, in order:
    does not depend on the sensor size; exposure comes from the luminance histogram (mean,
    share of pixels at or below 2 and at or above 253). Statuses ``pass``/``warn``/``fail``
    use `DEFAULT_QC_THRESHOLDS` with the organisation's overrides merged over them.
+9. Signatures from the same grey image (`signature_measure`): a 64-bit pHash (imagehash) for
+   duplicate photos and a 64x48 grey thumbnail for the spin checks (images_app/spin_health.py).
 
 EXIF summary: ``iso``, ``shutter`` (``1/250``, ``0.5s``, ``2s``), ``aperture`` (``f/1.8``) and
 ``timestamp`` (ISO 8601 UTC with ``Z``). The timestamp is DateTimeOriginal corrected by
@@ -68,6 +70,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import imagehash
 import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms
@@ -86,6 +89,10 @@ from images_app.rules import (
 THUMB_JPEG_QUALITY = 85
 RENDITION_JPEG_QUALITY = 82
 RENDITION_WEBP_QUALITY = 80
+
+# The spin signature: a grey thumbnail small enough to store with every image (3 KB) and
+# large enough to see a car turn 10 degrees.
+SIGNATURE_SIZE = (64, 48)
 
 # 64 MP: every default phone mode and 61 MP cameras pass, 108/200 MP modes do not (see above).
 MAX_IMAGE_PIXELS = 64_000_000
@@ -188,11 +195,22 @@ class PipelineResult:
     exif: dict[str, Any]
     thumbnails: dict[int, bytes]
     qc: dict[str, dict[str, Any]]
+    # Perceptual signatures (duplicates and spin health), from the same reduced image.
+    signature: Signature | None = None
 
     @property
     def qc_status(self) -> str:
         """The worst status of all checks: ``fail``, ``warn`` or ``pass``."""
         return _worst(*(check["status"] for check in self.qc.values()))
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A 64-bit pHash (signed, as PostgreSQL's bigint stores it) and a tiny grey thumbnail
+    (`SIGNATURE_SIZE`, row-major bytes) for comparing neighbouring frames of a spin."""
+
+    phash: int
+    tiny: bytes
 
 
 @dataclass(frozen=True)
@@ -324,7 +342,28 @@ def process_image_bytes(
         exif=preview.exif,
         thumbnails=thumbnails,
         qc=qc_measure(gray, thresholds=qc_thresholds_resolve(thresholds)),
+        signature=signature_measure(gray),
     )
+
+
+def signature_measure(gray: Image.Image) -> Signature:
+    """pHash and tiny thumbnail of the grey preview the QC already holds.
+
+    The grey 1200 px image is box-reduced to about 128 px first (a whole-factor `reduce`, the
+    cheapest resize Pillow has), then the 32x32 image pHash needs and the tiny thumbnail are
+    made from that: the signature costs a few percent of the pipeline, not a second resize of
+    the full preview."""
+    factor = max(1, min(gray.width, gray.height) // 128)
+    small = gray.reduce(factor) if factor >= 2 else gray
+    tiny = small.resize(SIGNATURE_SIZE, Image.Resampling.BILINEAR)
+    phash = imagehash.phash(small.resize((32, 32), Image.Resampling.BILINEAR))
+    return Signature(phash=phash_to_int(phash.hash), tiny=tiny.tobytes())
+
+
+def phash_to_int(bits: Any) -> int:
+    """imagehash's 8x8 bool array as a signed 64-bit integer (PostgreSQL bigint)."""
+    packed = np.packbits(np.asarray(bits, dtype=bool).reshape(-1)).tobytes()
+    return int.from_bytes(packed, "big", signed=True)
 
 
 def upright_preview(

@@ -40,7 +40,7 @@ from django.utils import timezone
 from accounts.models import User
 from events_app.models import Event
 from events_app.services import actor_fields, event_record
-from images_app import published_set, storage, uploads
+from images_app import duplicates, published_set, spin_health, storage, uploads
 from images_app.models import Image
 from images_app.queue import image_process_enqueue, image_process_enqueue_on_commit
 from images_app.review import reshoots_fulfil
@@ -197,9 +197,12 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
         thumb_keys = {str(px): keys[str(px)] for px in sorted(result.thumbnails)}
         for px, jpeg in result.thumbnails.items():
             storage.put_bytes(key=keys[str(px)], data=jpeg, content_type=THUMB_CONTENT_TYPE)
-        return _image_finish(
+        outcome = _image_finish(
             image=image, token=token, result=result, thumb_keys=thumb_keys, size=size
         )
+        if outcome == "processed" and result.signature is not None:
+            _image_checks(image=image, signature=result.signature)
+        return outcome
     except TRANSIENT_ERRORS:
         # The store or the database is down, not the photo's fault: an outage longer than
         # the task's retries must not use up the image's attempts and fail it.
@@ -219,6 +222,18 @@ def image_process(*, image_id: uuid.UUID | str, reclaim: bool = False) -> str:
         logger.exception("image %s: unexpected error while processing", image.id)
         _image_release_quietly(image=image, token=token)
         raise
+
+
+def _image_checks(*, image: Image, signature: Any) -> None:
+    """Duplicate photos and spin health (images_app/duplicates.py, spin_health.py). The
+    image is processed already: a failure here is logged, never undoes that, and
+    ``reprocess_images --signatures`` fills the gap."""
+    try:
+        duplicates.signature_store(image=image, signature=signature)
+        if image.frame_index is not None:
+            spin_health.spin_health_refresh(session_id=image.session_id)
+    except Exception:
+        logger.exception("image %s: duplicate and spin checks failed", image.id)
 
 
 def _image_claim(*, image_id: uuid.UUID, reclaim: bool) -> Image | None:
@@ -401,6 +416,7 @@ def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
                 details={"status": locked.status},
             )
         _coverage_gate(session_id=locked.session_id)
+        duplicates.publish_check(image=locked)  # the org's duplicate and spin policies
         locked.status = Image.Status.PUBLISHED
         locked.published_at = timezone.now()
         locked.published_by = _user_of(actor)

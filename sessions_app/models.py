@@ -86,6 +86,8 @@ class CaptureSession(models.Model):
     # When the storage sweeper last listed the objects under this session's prefix; cleared
     # when that must happen again.
     objects_swept_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Written by the image pipeline as each spin frame is processed (images_app/spin_health.py).
+    spin_health = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]

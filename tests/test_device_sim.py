@@ -374,3 +374,29 @@ def test_generated_vins_have_a_correct_check_digit():
 
     rng = random.Random(7)
     assert all(vin_check_digit_ok(device_sim.random_vin(rng)) for _ in range(50))
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        ("swap", {("out_of_order", 8), ("out_of_order", 14)}),
+        ("duplicate", {("duplicate", 9)}),
+        ("drop", {("skipped_angles", 9)}),
+    ],
+)
+def test_a_corrupted_spin_shows_its_findings_in_the_api(
+    live_server, org, site, code, reviewer, api, tmp_path, corrupt, expected
+):
+    result = simulate(
+        *base_args(live_server.url, org, site, code),
+        "--frames",
+        "24",
+        "--corrupt",
+        corrupt,
+        state=tmp_path / "s.json",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (session_id,) = [s["session_id"] for s in summary_of(result)["sessions"]]
+    health = api(reviewer).get(f"/v1/sessions/{session_id}").json()["spin_health"]
+    assert health["status"] == "unhealthy"
+    assert {(f["type"], f["frame_index"]) for f in health["findings"]} == expected

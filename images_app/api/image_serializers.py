@@ -80,6 +80,17 @@ def image_list_item_data(
 ImageList = page_serializer("ImageList", ImageListItem)
 
 
+class DuplicateOutput(serializers.Serializer):
+    image_id = serializers.UUIDField()
+    session_id = serializers.UUIDField()
+    vehicle_id = serializers.UUIDField()
+    vin = serializers.CharField(allow_null=True)
+    stock = serializers.CharField(allow_null=True)
+    distance = serializers.IntegerField(help_text="Bits of 64 that differ; 0 when exact.")
+    kind = serializers.ChoiceField(choices=["exact", "near"])
+    reason = serializers.ChoiceField(choices=["re_upload", "possible_wrong_vehicle"])
+
+
 class ImageDetail(serializers.ModelSerializer):
     session_id = serializers.UUIDField()
     vehicle_id = serializers.UUIDField()
@@ -88,6 +99,13 @@ class ImageDetail(serializers.ModelSerializer):
     qc = serializers.DictField()
     thumb_urls = ThumbUrlsField()
     error = serializers.CharField(allow_null=True, help_text="Why processing failed, or null.")
+    duplicates = DuplicateOutput(
+        many=True,
+        source="duplicate_list",
+        read_only=True,
+        default=list,
+        help_text="The same photo elsewhere in the org (images_app/duplicates.py).",
+    )
 
     class Meta:
         model = Image
@@ -107,7 +125,7 @@ class ImageDetail(serializers.ModelSerializer):
             "created_at",
             "published_at",
         ]
-        fields += ["thumb_urls", "error"]
+        fields += ["thumb_urls", "error", "duplicates"]
         read_only_fields = fields
 
     def to_representation(self, instance: Image) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.permissions import CanPublish, IsUser
-from images_app import selectors, services, storage
+from images_app import duplicates, selectors, services, storage
 from images_app.api.image_serializers import (
     IMAGE_LIST_ITEM,
     ImageDetail,
@@ -108,6 +108,12 @@ class ImageDetailView(ApiView):
         image = selectors.image_get_visible(actor=self.actor, image_id=pk)
         if image is None:
             raise _not_found()
+        # Only the other photos this caller may see (another site's stay hidden).
+        image.duplicate_list = [
+            match
+            for match in duplicates.image_duplicates(image=image)
+            if selectors.image_get_visible(actor=self.actor, image_id=match["image_id"])
+        ]
         return Response(ImageDetail(image).data)
 
 

@@ -42,6 +42,7 @@ DETAIL_FIELDS = {
     "published_at",
     "thumb_urls",
     "error",
+    "duplicates",  # additive: the same photo elsewhere in the org (images_app/duplicates.py)
 }
 T0 = dt.datetime(2025, 1, 15, 10, 0, tzinfo=dt.UTC)
 
@@ -314,6 +315,7 @@ def test_detail_with_a_malformed_id_is_not_found(api, reviewer):
 def test_detail_query_count(api, reviewer, spin, django_assert_num_queries):
     image = processed(ImageFactory(session=spin))
     client = api(reviewer)
-    # 1 the user behind the token, 2 the image within the reviewer's sites.
-    with django_assert_num_queries(2):
+    # 1 the user behind the token, 2 the image within the reviewer's sites, 3 its perceptual
+    # signature (none here: never processed by the pipeline, so no duplicates to look up).
+    with django_assert_num_queries(3):
         assert client.get(f"/v1/images/{image.id}").status_code == 200

@@ -311,6 +311,14 @@ class SessionDetailOutput(serializers.Serializer):
     status = serializers.ChoiceField(choices=CaptureSession.Status.choices)
     started_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    spin_health = serializers.DictField(
+        allow_null=True,
+        help_text=(
+            "Spins only, null until a frame is processed: status (ok, unhealthy, unknown), "
+            "direction (clockwise, counter_clockwise, null), frames, and findings (type: "
+            "duplicate, out_of_order, skipped_angles; frame_index, angle, image_id, message)."
+        ),
+    )
 
 
 # --- Output written out

@@ -350,8 +350,8 @@ def test_the_review_page_takes_the_same_queries_for_2_or_24_images(
     client.get(review_url(small))  # warm the content-type cache
     for session in (small, large):
         # The Django session, the user, the session with its joins and counts, its images,
-        # its reshoot items.
-        with django_assert_num_queries(5):
+        # its reshoot items, the images flagged as duplicates.
+        with django_assert_num_queries(6):
             assert client.get(review_url(session)).status_code == 200
 
 

@@ -28,6 +28,7 @@ DETAIL_KEYS = {
     "completed_at",
     "reshoots",  # additive: the open reshoot items (images_app)
     "shot_list_template_id",  # additive: the template the shot list came from, or null
+    "spin_health",  # additive: the spin checks (images_app/spin_health.py)
 }
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 

@@ -1,0 +1,42 @@
+import uuid
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from images_app.models import CheckPolicy
+
+
+class Command(BaseCommand):
+    help = (
+        "Show or set an organisation's spin-health and duplicate-photo policy: warn (the "
+        "default) or block publishing an unhealthy spin; warn or reject duplicates; the "
+        "duplicate window in days."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", required=True, metavar="ID")
+        parser.add_argument("--spin-health", choices=CheckPolicy.SpinHealth.values)
+        parser.add_argument("--duplicates", choices=CheckPolicy.Duplicates.values)
+        parser.add_argument("--window-days", type=int, metavar="DAYS")
+
+    def handle(self, *args, org, spin_health, duplicates, window_days, **options):
+        try:
+            organisation = Organization.objects.get(pk=uuid.UUID(org))
+        except (ValueError, Organization.DoesNotExist) as exc:
+            raise CommandError(f"no organisation {org!r}") from exc
+        if window_days is not None and not 1 <= window_days <= 3650:
+            raise CommandError("--window-days must be 1 to 3650")
+        policy, _ = CheckPolicy.objects.get_or_create(org=organisation)
+        changes = {
+            "spin_health": spin_health,
+            "duplicates": duplicates,
+            "duplicate_window_days": window_days,
+        }
+        for field, value in changes.items():
+            if value is not None:
+                setattr(policy, field, value)
+        policy.save()
+        self.stdout.write(
+            f"{organisation}: spin health {policy.spin_health}, duplicates "
+            f"{policy.duplicates}, window {policy.duplicate_window_days} days"
+        )

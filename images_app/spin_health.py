@@ -1,0 +1,310 @@
+"""Spin health: is a 360 spin's sequence of frames smooth, complete and in order?
+
+Each processed frame carries a 64x48 grey thumbnail (`pipeline.signature_measure`). Frames
+are compared by ``1 - correlation`` of their thumbnails (zero mean, unit variance, so a
+change of exposure does not count), a distance that grows as the vehicle turns. In frame
+order, on a closed circle (the last frame is followed by the first):
+
+- **duplicate**: a frame nearly identical to its neighbour (distance below
+  `DUPLICATE_BELOW`, an absolute figure: a clean spin's closest neighbours are 0.02 apart,
+  a re-upload or a re-shot of the same angle under 0.01);
+- **out of order**: a frame that, moved elsewhere, shortens the path through all frames by
+  more than `OUT_OF_ORDER_GAIN` times the usual step; frames are moved greedily (the worst
+  first) until no move pays, and each moved frame is named with the angle it fits;
+- **skipped angles**: from the angles, a step more than `SKIP_STEP_RATIO` times the usual
+  one; from the pictures (when the angles are consecutive), a step more than
+  `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
+- **turn direction**: the horizontal shift that best aligns each frame with the next (the
+  vehicle's near side moves the way it turns); near side moving left is clockwise seen from
+  above, right is counter-clockwise.
+
+The thresholds are calibrated on the real spins in images_app/tests/fixtures/spin/ and the
+demo spin; the precision and recall they give are measured by bench/spin_health.py and
+pinned by images_app/tests/test_spin_health.py (docs/spin-health.md has the table).
+Pure numpy here; `spin_health_refresh` is the one function that reads and writes the
+database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DUPLICATE_BELOW = 0.012
+OUT_OF_ORDER_GAIN = 0.9
+SKIP_STEP_RATIO = 1.5
+# A far swap is undone in one exchange only when that saves clearly more than one move.
+SWAP_OVER_MOVE = 1.6
+SKIP_DISTANCE_RATIO = 2.6
+# Fewer frames than this is not a spin worth judging.
+MIN_FRAMES = 6
+# Horizontal shifts (in thumbnail pixels, of 64) tried between neighbouring frames.
+MAX_SHIFT = 4
+
+
+@dataclass(frozen=True)
+class SpinFrame:
+    index: int  # position in the spin (frame_index)
+    angle: float | None
+    tiny: bytes
+    image_id: str | None = None
+
+
+def spin_health_assess(
+    frames: list[SpinFrame], *, frame_count: int | None = None
+) -> dict[str, Any]:
+    """``{"status": "ok" | "unhealthy" | "unknown", "direction": …, "frames": n,
+    "findings": [{"type", "frame_index", "angle", "message", …}]}``.
+
+    ``frame_count``: the frames the session plans. While its last frames have not arrived,
+    the step from the last frame back to the first is not judged (the coverage strip shows
+    those angles as missing, and a spin being captured is not unhealthy for it)."""
+    frames = sorted(frames, key=lambda f: f.index)
+    n = len(frames)
+    if n < MIN_FRAMES:
+        return {"status": "unknown", "direction": None, "frames": n, "findings": []}
+    thumbs = np.stack([_normalised(f.tiny) for f in frames])
+    distance = 1.0 - (thumbs @ thumbs.T) / thumbs.shape[1]
+    np.fill_diagonal(distance, 0.0)
+    findings: list[dict[str, Any]] = []
+
+    order = list(range(n))
+    steps = [distance[order[k], order[(k + 1) % n]] for k in range(n)]
+    usual = float(np.median(steps))
+
+    for k in range(n):
+        if steps[k] < DUPLICATE_BELOW:
+            frame = frames[order[(k + 1) % n]]
+            twin = frames[order[k]]
+            findings.append(
+                _finding(
+                    "duplicate",
+                    frame,
+                    f"Frame {frame.index} repeats frame {twin.index}.",
+                    same_as=twin.index,
+                )
+            )
+    duplicates = {f["frame_index"] for f in findings}
+
+    # Out of order: move the frame whose move shortens the circular path most, while a move
+    # saves more than OUT_OF_ORDER_GAIN usual steps. Duplicates stay where they are.
+    moved: list[int] = []
+    for _ in range(max(1, n // 4)):
+        fixed = {i for i in range(n) if frames[i].index in duplicates}
+        move = _best_move(order, distance, skip=fixed)
+        swap = _best_swap(order, distance, skip=fixed)
+        if swap is not None and (move is None or swap[0] > SWAP_OVER_MOVE * move[0]):
+            if swap[0] <= OUT_OF_ORDER_GAIN * usual:
+                break
+            _, p, q = swap
+            order[p], order[q] = order[q], order[p]
+            moved += [order[p], order[q]]
+            continue
+        if move is None or move[0] <= OUT_OF_ORDER_GAIN * usual:
+            break
+        _, item, slot = move
+        order.remove(item)
+        order.insert(slot, item)
+        moved.append(item)
+    angles = [f.angle for f in frames]
+    for item in dict.fromkeys(moved):
+        position = order.index(item)
+        frame = frames[item]
+        fits = frames[position]  # the frame whose place (and angle) it takes
+        findings.append(
+            _finding(
+                "out_of_order",
+                frame,
+                f"Frame {frame.index} belongs at position {fits.index}"
+                + (f" ({_deg(fits.angle)})." if fits.angle is not None else "."),
+                fits_index=fits.index,
+                fits_angle=fits.angle,
+            )
+        )
+
+    open_end = frame_count is not None and frames[-1].index < frame_count - 1
+    findings += _skips(frames, order, distance, angles, duplicates, open_end=open_end)
+    direction = _direction(thumbs[order])
+    return {
+        "status": "unhealthy" if findings else "ok",
+        "direction": direction,
+        "frames": n,
+        "findings": sorted(findings, key=lambda f: (f["frame_index"], f["type"])),
+    }
+
+
+def _normalised(tiny: bytes) -> np.ndarray:
+    values = np.frombuffer(tiny, dtype=np.uint8).astype(np.float64)
+    values -= values.mean()
+    spread = values.std()
+    return values / spread if spread > 0 else values
+
+
+def _best_move(order: list[int], distance: np.ndarray, *, skip: set[int]):
+    """(saving, item, new position) of the single move that shortens the path most."""
+    n = len(order)
+    best = None
+    for position, item in enumerate(order):
+        if item in skip:
+            continue
+        left, right = order[position - 1], order[(position + 1) % n]
+        saving = distance[left, item] + distance[item, right] - distance[left, right]
+        rest = order[:position] + order[position + 1 :]
+        for slot in range(len(rest)):
+            u, v = rest[slot - 1], rest[slot]
+            if u == left and v == right:
+                continue
+            cost = distance[u, item] + distance[item, v] - distance[u, v]
+            gain = saving - cost
+            if best is None or gain > best[0]:
+                best = (gain, item, slot)
+    return best
+
+
+def _best_swap(order: list[int], distance: np.ndarray, *, skip: set[int]):
+    """(saving, position, position) of the exchange of two frames that shortens the path
+    most (a far swap needs two single moves, each of which may save little)."""
+    n = len(order)
+
+    def around(p: int, item: int, left: int, right: int) -> float:
+        return distance[left, item] + distance[item, right]
+
+    best = None
+    for p in range(n):
+        for q in range(p + 2, n):
+            if (p == 0 and q == n - 1) or order[p] in skip or order[q] in skip:
+                continue
+            a, b = order[p], order[q]
+            pl, pr = order[p - 1], order[p + 1]
+            ql, qr = order[q - 1], order[(q + 1) % n]
+            before = around(p, a, pl, pr) + around(q, b, ql, qr)
+            after = around(p, b, pl, pr) + around(q, a, ql, qr)
+            gain = before - after
+            if best is None or gain > best[0]:
+                best = (gain, p, q)
+    return best
+
+
+def _skips(frames, order, distance, angles, duplicates, *, open_end) -> list[dict[str, Any]]:
+    n = len(order)
+    findings = []
+    known = [a for a in angles if a is not None]
+    if len(known) == n:
+        # From the angles: the usual step, and the gaps much larger than it.
+        ordered = sorted(range(n), key=lambda i: frames[i].index)
+        gaps = [(angles[ordered[(k + 1) % n]] - angles[ordered[k]]) % 360 for k in range(n)]
+        usual = float(np.median(gaps))
+        if usual > 0:
+            for k, gap in enumerate(gaps):
+                if open_end and k == n - 1:
+                    continue  # from the last frame so far back to the first
+                if gap > SKIP_STEP_RATIO * usual:
+                    missing = max(1, round(gap / usual) - 1)
+                    after = frames[ordered[(k + 1) % n]]
+                    before = frames[ordered[k]]
+                    findings.append(
+                        _finding(
+                            "skipped_angles",
+                            after,
+                            f"{missing} angle(s) missing between {_deg(before.angle)} and "
+                            f"{_deg(after.angle)}.",
+                            missing=missing,
+                            after_index=before.index,
+                        )
+                    )
+            if findings:
+                return findings
+    # From the pictures: a step far larger than both of its neighbours.
+    steps = [distance[order[k], order[(k + 1) % n]] for k in range(n)]
+    for k in range(n - 1 if open_end else n):
+        neighbours = max(steps[k - 1], steps[(k + 1) % n])
+        after = frames[order[(k + 1) % n]]
+        if after.index in duplicates or frames[order[k]].index in duplicates:
+            continue
+        if steps[k] > SKIP_DISTANCE_RATIO * neighbours:
+            findings.append(
+                _finding(
+                    "skipped_angles",
+                    after,
+                    f"A jump before frame {after.index}: the picture changes "
+                    f"{steps[k] / neighbours:.1f} times more than around it.",
+                    missing=1,
+                    after_index=frames[order[k]].index,
+                )
+            )
+    return findings
+
+
+def _direction(thumbs: np.ndarray) -> str | None:
+    """Clockwise (seen from above) when the near side moves left from frame to frame."""
+    images = thumbs.reshape(len(thumbs), 48, 64)
+    votes = 0
+    for k in range(len(images) - 1):
+        a, b = images[k], images[k + 1]
+        scores = {}
+        for shift in range(-MAX_SHIFT, MAX_SHIFT + 1):
+            if shift >= 0:
+                scores[shift] = float(np.mean((a[:, : 64 - shift] - b[:, shift:]) ** 2))
+            else:
+                scores[shift] = float(np.mean((a[:, -shift:] - b[:, : 64 + shift]) ** 2))
+        shift = min(scores, key=scores.get)
+        votes += (shift > 0) - (shift < 0)
+    if votes == 0:
+        return None
+    return "counter_clockwise" if votes > 0 else "clockwise"
+
+
+def _finding(kind: str, frame: SpinFrame, message: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "frame_index": frame.index,
+        "angle": frame.angle,
+        "image_id": frame.image_id,
+        "message": message,
+        **extra,
+    }
+
+
+def _deg(angle: float | None) -> str:
+    return "?" if angle is None else f"{angle:g}°"
+
+
+# --- the database side ---------------------------------------------------------------------
+
+
+def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None:
+    """Recompute a spin session's health from its processed frames and store it on the
+    session (``CaptureSession.spin_health``). The session row is locked while it is
+    recomputed, so frames finishing at the same time cannot write an older result last."""
+    from django.db import transaction
+
+    from images_app.models import ImageSignature
+    from sessions_app.models import CaptureSession
+
+    with transaction.atomic():
+        SPIN_MODES = (CaptureSession.Mode.STUDIO360, CaptureSession.Mode.WALK360)
+        session = (
+            CaptureSession.objects.select_for_update()
+            .filter(pk=session_id, mode__in=SPIN_MODES)
+            .first()
+        )
+        if session is None:
+            return None
+        rows = (
+            ImageSignature.objects.filter(session_id=session_id, frame_index__isnull=False)
+            .order_by("frame_index")
+            .values_list("image_id", "frame_index", "image__angle_deg", "tiny")
+        )
+        frames = [
+            SpinFrame(index=index, angle=angle, tiny=bytes(tiny), image_id=str(image_id))
+            for image_id, index, angle, tiny in rows
+        ]
+        planned = session.frame_count
+        if isinstance(planned, bool) or not isinstance(planned, int):
+            planned = None
+        health = spin_health_assess(frames, frame_count=planned)
+        CaptureSession.objects.filter(pk=session_id).update(spin_health=health)
+    return health

@@ -1,0 +1,201 @@
+"""Corrupted variants of real spins, and how well spin health finds what was done to them.
+
+Spins: the car (36 frames) and the bicycle (34) in fixtures/spin/ and the demo spin
+(24 rendered frames of clients/synthetic_frames.py). Each frame goes through the real
+pipeline once; a "re-shot" of a frame is the same photo re-encoded at JPEG quality 60 and
+brightened 6 %, then processed again, so a duplicate is never byte-identical.
+
+Corruptions, with a fixed seed: duplicate a frame (a re-shot inserted after it), swap two
+neighbours, swap two frames anywhere, move one frame elsewhere, drop one or two frames
+(the angles of the others kept, as when an upload never arrives), drop one frame and
+renumber (the device never knew), reverse the order. A finding matches what was done
+when it has the same type and names a frame within one position of it.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from images_app import pipeline
+from images_app.spin_health import SpinFrame, spin_health_assess
+
+FIXTURES = Path(__file__).parent / "fixtures" / "spin"
+SPINS = ("car_toyota_chr_evox_36", "bicycle_spritespin_34", "demo_24")
+KINDS = (
+    "duplicate",
+    "swap_neighbours",
+    "swap",
+    "move",
+    "drop",
+    "drop_renumbered",
+    "reverse",
+)
+# What each corruption should be reported as.
+FINDING_OF = {
+    "duplicate": "duplicate",
+    "swap_neighbours": "out_of_order",
+    "swap": "out_of_order",
+    "move": "out_of_order",
+    "drop": "skipped_angles",
+    "drop_renumbered": "skipped_angles",
+}
+
+
+@cache
+def spin_photos(name: str) -> tuple[bytes, ...]:
+    if name == "demo_24":
+        from clients.synthetic_frames import synthetic_jpeg
+
+        return tuple(
+            synthetic_jpeg(
+                angle_deg=i * 15, label=f"spin_{i:02d}.jpg", width=480, height=320, seed=0
+            )
+            for i in range(24)
+        )
+    return tuple(p.read_bytes() for p in sorted((FIXTURES / name).glob("*.jpg")))
+
+
+def _tiny(data: bytes) -> bytes:
+    return pipeline.process_image_bytes(data, content_type="image/jpeg").signature.tiny
+
+
+@cache
+def spin_signatures(name: str) -> tuple[tuple[bytes, bytes], ...]:
+    """(tiny, tiny of a re-shot) per frame."""
+    from PIL import Image, ImageEnhance
+
+    out = []
+    for data in spin_photos(name):
+        image = ImageEnhance.Brightness(Image.open(io.BytesIO(data)).convert("RGB")).enhance(1.06)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=60)
+        out.append((_tiny(data), _tiny(buffer.getvalue())))
+    return tuple(out)
+
+
+@dataclass
+class Variant:
+    spin: str
+    kind: str
+    frames: list[SpinFrame]
+    # Frame indexes (as the variant numbers them) where the finding is expected.
+    expected: list[int] = field(default_factory=list)
+
+
+def clean(name: str) -> list[SpinFrame]:
+    signatures = spin_signatures(name)
+    n = len(signatures)
+    return [
+        SpinFrame(index=i, angle=round(i * 360 / n, 1), tiny=t)
+        for i, (t, _) in enumerate(signatures)
+    ]
+
+
+def _renumber(tinies: list[bytes]) -> list[SpinFrame]:
+    n = len(tinies)
+    return [SpinFrame(index=i, angle=round(i * 360 / n, 1), tiny=t) for i, t in enumerate(tinies)]
+
+
+def corrupt(name: str, kind: str, rng: random.Random) -> Variant:
+    signatures = spin_signatures(name)
+    tinies = [t for t, _ in signatures]
+    n = len(tinies)
+    if kind == "duplicate":
+        i = rng.randrange(n)
+        tinies.insert(i + 1, signatures[i][1])
+        return Variant(name, kind, _renumber(tinies), [i + 1])
+    if kind == "swap_neighbours":
+        i = rng.randrange(n - 1)
+        tinies[i], tinies[i + 1] = tinies[i + 1], tinies[i]
+        return Variant(name, kind, _renumber(tinies), [i, i + 1])
+    if kind == "swap":
+        i, j = sorted(rng.sample(range(n), 2))
+        while min(j - i, n - (j - i)) < 3:
+            i, j = sorted(rng.sample(range(n), 2))
+        tinies[i], tinies[j] = tinies[j], tinies[i]
+        return Variant(name, kind, _renumber(tinies), [i, j])
+    if kind == "move":
+        i = rng.randrange(n)
+        j = rng.randrange(n - 1)
+        while min(abs(j - i), n - abs(j - i)) < 3:
+            j = rng.randrange(n - 1)
+        item = tinies.pop(i)
+        tinies.insert(j, item)
+        return Variant(name, kind, _renumber(tinies), [j])
+    if kind == "drop":
+        count = rng.choice((1, 2))
+        start = rng.randrange(1, n - count)
+        kept = [
+            SpinFrame(index=k, angle=round(k * 360 / n, 1), tiny=tinies[k])
+            for k in range(n)
+            if not start <= k < start + count
+        ]
+        return Variant(name, kind, kept, [start + count])
+    if kind == "drop_renumbered":
+        i = rng.randrange(1, n)
+        del tinies[i]
+        return Variant(name, kind, _renumber(tinies), [i % (n - 1)])
+    if kind == "reverse":
+        return Variant(name, kind, _renumber(tinies[::-1]), [])
+    raise ValueError(kind)
+
+
+def variants(*, seed: int = 16, per_kind: int = 20) -> list[Variant]:
+    rng = random.Random(seed)
+    return [corrupt(name, kind, rng) for name in SPINS for kind in KINDS for _ in range(per_kind)]
+
+
+def _near(a: int, b: int, n: int) -> bool:
+    return min(abs(a - b), n - abs(a - b)) <= 1
+
+
+def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
+    """Recall per corruption, precision per finding type, false alarms on clean spins and
+    the turn direction of clean and reversed spins."""
+    detected: Counter = Counter()
+    done: Counter = Counter()
+    true_findings: Counter = Counter()
+    all_findings: Counter = Counter()
+    directions = {}
+    for name in SPINS:
+        forward = spin_health_assess(clean(name))
+        directions[name] = forward["direction"]
+        directions[name + " reversed"] = spin_health_assess(
+            _renumber([f.tiny for f in clean(name)][::-1])
+        )["direction"]
+    clean_alarms = {name: len(spin_health_assess(clean(name))["findings"]) for name in SPINS}
+    for variant in variants(seed=seed, per_kind=per_kind):
+        report = spin_health_assess(variant.frames)
+        n = len(variant.frames) + (2 if variant.kind == "drop" else 0)
+        wanted = FINDING_OF.get(variant.kind)
+        if wanted:
+            done[variant.kind] += 1
+            hits = [
+                f
+                for f in report["findings"]
+                if f["type"] == wanted
+                and any(_near(f["frame_index"], e, n) for e in variant.expected)
+            ]
+            detected[variant.kind] += bool(hits)
+        for finding in report["findings"]:
+            all_findings[finding["type"]] += 1
+            if finding["type"] == wanted and any(
+                _near(finding["frame_index"], e, n) for e in variant.expected
+            ):
+                true_findings[finding["type"]] += 1
+    return {
+        "recall": {kind: detected[kind] / done[kind] for kind in done},
+        "precision": {
+            kind: (true_findings[kind] / all_findings[kind]) if all_findings[kind] else 1.0
+            for kind in ("duplicate", "out_of_order", "skipped_angles")
+        },
+        "findings": dict(all_findings),
+        "variants": sum(done.values()) + per_kind * len(SPINS),
+        "clean_false_alarms": clean_alarms,
+        "directions": directions,
+    }
