@@ -233,6 +233,10 @@ class FailedImageAdmin(ImageAdmin):
     ordering = ("-processed_at", "-id")
     actions = ("retry",)
 
+    def get_urls(self) -> list:
+        # Not the duplicates page: its URL name belongs to the images' own admin.
+        return super(ImageAdmin, self).get_urls()
+
     def scope(self, queryset: QuerySet, actor: Actor) -> QuerySet:
         # The proxy's rows are Images: the same visibility, as a condition on its ids.
         return queryset.filter(pk__in=selectors.images_visible_to(actor=actor).values("pk"))

@@ -15,14 +15,17 @@ from operator import and_, or_
 from typing import Any
 
 from django.db.models import (
+    CharField,
     Count,
     Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
     Window,
 )
 from django.db.models.functions import Coalesce
@@ -208,17 +211,26 @@ def _covered_places_of_session() -> Coalesce:
     return Coalesce(Subquery(per_session, output_field=IntegerField()), 0)
 
 
+class _JsonKeyText(Func):
+    """A top-level key of a JSON object, as text. Not a key transform: Django reads a key
+    like "150" as an array index."""
+
+    function = "jsonb_extract_path_text"
+    output_field = CharField()
+
+    def __init__(self, field: str, key: str) -> None:
+        super().__init__(F(field), Value(key))
+        self.key = key
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # The embedded development database: a quoted key path.
+        field_sql, params = compiler.compile(self.source_expressions[0])
+        return f"json_extract({field_sql}, %s)", [*params, f'$."{self.key}"']
+
+
 def _hero_thumb_of_session() -> Subquery:
     """The small thumbnail of the session's first good picture (published first)."""
-    from django.db.models import CharField, Func, Value
-
-    # jsonb_extract_path_text, not a key transform: Django reads the key "150" as an index.
-    small = Func(
-        F("thumb_keys"),
-        Value(THUMB_SMALL),
-        function="jsonb_extract_path_text",
-        output_field=CharField(),
-    )
+    small = _JsonKeyText("thumb_keys", THUMB_SMALL)
     first = (
         Image.objects.filter(session_id=OuterRef("pk"), status__in=REVIEWABLE)
         .annotate(key=small)
