@@ -202,7 +202,11 @@ class SeaweedServer:
             return self._public_bucket_name
         from django.conf import settings
 
-        return settings.PUBLIC_S3_BUCKET
+        if settings.configured:
+            return settings.PUBLIC_S3_BUCKET
+        # Started before Django (the benchmarks and the fuzzer start their store first): the
+        # setting as the environment gives it, with the setting's default.
+        return os.environ.get("PUBLIC_S3_BUCKET", "imaging-public")
 
     def _write_identities(self) -> Path:
         access_key, secret_key = self._credentials()

@@ -44,6 +44,17 @@ def _user_of(actor: Any) -> User | None:
     return getattr(actor, "user", None)
 
 
+def _misplaced(field: str, message: str) -> ApplicationError:
+    """The frame or shot does not fit this session (its mode decides): a 409, as the body
+    alone is valid."""
+    return ApplicationError(
+        "PLACEMENT_CONFLICT",
+        message,
+        status_code=http.HTTP_409_CONFLICT,
+        details={field: [message]},
+    )
+
+
 def _invalid(field: str, message: str) -> ApplicationError:
     return ApplicationError(
         "VALIDATION_ERROR", "The request is not valid.", details={field: [message]}
@@ -227,7 +238,7 @@ def reshoot_request(
     if session.is_spin:
         frame_count = session.frame_count
         if shot_name is not None or frame_index is None:
-            raise _invalid("frame_index", "A spin session's reshoot names a frame_index.")
+            raise _misplaced("frame_index", "A spin session's reshoot names a frame_index.")
         if not isinstance(frame_count, int) or not 0 <= frame_index < frame_count:
             raise ApplicationError(
                 "PLACEMENT_CONFLICT",
@@ -238,7 +249,7 @@ def reshoot_request(
         angle_deg = frame_index * 360 // frame_count
     else:
         if frame_index is not None or not shot_name:
-            raise _invalid("shot_name", "A stills session's reshoot names a shot_name.")
+            raise _misplaced("shot_name", "A stills session's reshoot names a shot_name.")
         names = session.still_names
         if names and shot_name not in names:
             raise ApplicationError(

@@ -186,8 +186,8 @@ def publication_rollback(*, publication: Publication, number: int, actor: Any) -
     if target is None:
         raise _refused(
             f"Version {number} does not exist.",
-            code="VALIDATION_ERROR",
-            http_status=400,
+            code="NOT_FOUND",
+            http_status=404,
             version=number,
         )
     action = Action.WITHDRAW if target.status == Publication.Status.WITHDRAWN else Action.ROLLBACK

@@ -77,16 +77,18 @@ def shot_list_from_template(
 ) -> tuple[ShotListTemplate, dict[str, Any]]:
     """The template (of the caller's org: another's is a 404) and the session's shot list:
     the template's codes as ``stills``, its frame count for a spin unless the body names
-    one. A body that names its own stills as well is a 400: one or the other."""
+    one. A body that names its own stills as well is a 409: one or the other."""
     template = ShotListTemplate.objects.filter(org_id=org_id, pk=template_id).first()
     if template is None:
         raise ApplicationError(
             "NOT_FOUND", "Shot list template not found.", status_code=http.HTTP_404_NOT_FOUND
         )
     if "stills" in (shot_list or {}):
+        # The body alone is valid; it conflicts with the template it names (a 409).
         raise ApplicationError(
-            "VALIDATION_ERROR",
-            "The request is not valid.",
+            "SHOT_LIST_CONFLICT",
+            "Send shot_list.stills or shot_list_template_id, not both.",
+            status_code=http.HTTP_409_CONFLICT,
             details={"shot_list": ["Send shot_list.stills or shot_list_template_id, not both."]},
         )
     built = dict(shot_list or {})

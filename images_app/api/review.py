@@ -137,13 +137,13 @@ class ReshootListCreateView(ApiView):
                 415,
                 429,
                 reasons={
-                    400: "`VALIDATION_ERROR`: a spin's request without `frame_index`, a stills "
-                    "session's without `shot_name`, or an unknown reason.",
+                    400: "`VALIDATION_ERROR`: an unknown reason, or a note too long.",
                     403: "`FORBIDDEN`: a device token, or a user without the reviewer or admin "
                     "role.",
                     404: "`NOT_FOUND`: no such session visible to the caller.",
-                    409: "`PLACEMENT_CONFLICT`: the frame is beyond the spin's `frame_count`, "
-                    "or the shot is not in the session's shot list.",
+                    409: "`PLACEMENT_CONFLICT`: a spin's request without `frame_index` (or a "
+                    "stills session's without `shot_name`), a frame beyond the spin's "
+                    "`frame_count`, or a shot not in the session's shot list.",
                 },
             ),
         },

@@ -210,10 +210,9 @@ class PublicationRollbackView(_PublicationView):
                 404,
                 429,
                 reasons={
-                    400: "`VALIDATION_ERROR`: `version` missing, not a whole number, or not a "
-                    "version of this publication.",
-                    404: "`NOT_FOUND`: no such vehicle visible to the caller, or it was never "
-                    "published.",
+                    400: "`VALIDATION_ERROR`: `version` missing or not a whole number from 1.",
+                    404: "`NOT_FOUND`: no such vehicle visible to the caller, it was never "
+                    "published, or it has no such version.",
                 },
             ),
         },

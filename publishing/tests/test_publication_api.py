@@ -224,12 +224,13 @@ def test_rollback_brings_back_an_earlier_version_as_a_new_one(api, reviewer, sti
     assert Image.objects.get(pk=stills[1].pk).status == Image.Status.PROCESSED
 
 
-def test_rollback_to_a_version_that_does_not_exist_is_a_400(api, reviewer, stills, committing):
+def test_rollback_to_a_version_that_does_not_exist_is_a_404(api, reviewer, stills, committing):
     committing(lambda: publish_all(api(reviewer), stills))
     response = api(reviewer).post(
         f"/v1/vehicles/{stills[0].vehicle_id}/publication/rollback", {"version": 9}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
 
 
 @pytest.mark.parametrize("body", [{}, {"version": "1"}, {"version": 0}, {"version": True}])

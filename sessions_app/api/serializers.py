@@ -213,7 +213,8 @@ def _create_input_of(mode: str) -> type[serializers.Serializer]:
         ),
     }
     name = f"SessionCreate{mode.capitalize()}"
-    return type(name, (serializers.Serializer,), {**fields, "__doc__": f"A {mode} session."})
+    attributes = {**fields, "__doc__": f"A {mode} session."}
+    return type(name, (serializers.Serializer,), attributes)
 
 
 SESSION_CREATE_REQUEST = PolymorphicProxySerializer(

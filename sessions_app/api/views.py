@@ -117,7 +117,8 @@ class SessionListCreateView(ApiView):
                     404: "`NOT_FOUND`: no such site in the caller's organisation.",
                     409: "`VEHICLE_CONFLICT`: the stock number belongs to a vehicle with a "
                     "different VIN (`details` names the vin, the stock number and the "
-                    "vehicle).",
+                    "vehicle); `SHOT_LIST_CONFLICT`: `shot_list.stills` and a "
+                    "`shot_list_template_id` together (one or the other).",
                 },
             ),
         },

@@ -68,8 +68,9 @@ def test_a_template_and_inline_stills_together_are_refused(api, device, org, sit
         shot_list_template_id=str(template.id),
         shot_list={"stills": ["front"]},
     )
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "SHOT_LIST_CONFLICT"
+    assert not CaptureSession.objects.exists()
 
 
 def _session(org, site, *, block: bool = False) -> CaptureSession:

@@ -578,11 +578,21 @@ def walk_the_api(rec: Recorder, *, org, site, reviewer, provider, keys, settings
         "vehicles_publication_rollback",
         "POST",
         publication_path + "/rollback",
-        expect=400,
+        expect=404,
         name="unknown_version",
         summary="A version this publication does not have",
         token=user_token,
         body={"version": 99},
+    )
+    rec.call(
+        "vehicles_publication_rollback",
+        "POST",
+        publication_path + "/rollback",
+        expect=400,
+        name="not_a_version",
+        summary="A version number below 1",
+        token=user_token,
+        body={"version": 0},
     )
     rec.call(
         "vehicles_publication_rollback",
@@ -739,11 +749,21 @@ def walk_the_api(rec: Recorder, *, org, site, reviewer, provider, keys, settings
         "reshoots_create",
         "POST",
         "/v1/reshoots",
-        expect=400,
+        expect=409,
         name="no_frame",
         summary="A spin's request without frame_index",
         token=user_token,
         body={"session_id": session["id"], "reasons": ["cropped"]},
+    )
+    rec.call(
+        "reshoots_create",
+        "POST",
+        "/v1/reshoots",
+        expect=400,
+        name="unknown_reason",
+        summary="A reason not in the list",
+        token=user_token,
+        body={"session_id": session["id"], "frame_index": 3, "reasons": ["ugly"]},
     )
     rec.call(
         "reshoots_create",
