@@ -19,7 +19,7 @@ class ImagesConfig(AppConfig):
     @staticmethod
     def _session_detail_reshoots() -> None:
         """``GET /v1/sessions/{id}`` shows the session's open reshoot items."""
-        from images_app.api.review_serializers import ReshootItemOutput
+        from images_app.api.review_serializers import RESHOOT_ITEM, ReshootItemOutput
         from images_app.selectors import session_reshoots_open
         from sessions_app.api.extras import session_detail_extra
 
@@ -28,7 +28,10 @@ class ImagesConfig(AppConfig):
             field=ReshootItemOutput(
                 many=True, help_text="Open reshoot items: frames or shots to capture again."
             ),
-            read=lambda session_id: (
-                ReshootItemOutput(session_reshoots_open(session_id=session_id), many=True).data
-            ),
+            read=lambda session_id: [
+                RESHOOT_ITEM.write(row)
+                for row in session_reshoots_open(
+                    session_id=session_id, columns=RESHOOT_ITEM.columns
+                )
+            ],
         )

@@ -429,13 +429,22 @@ def reshoot_page(
     return page, 0 if offset == 0 else items.count()
 
 
-def session_reshoots_open(*, session_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The open items of a session (the caller already sees the session), oldest first."""
-    return list(
+_open_reshoot_rows = PreparedQuery(
+    lambda columns, *, session_id: (
         ReshootItem.objects.filter(session_id=session_id, status=ReshootItem.Status.OPEN)
         .order_by("created_at", "id")
-        .values(*RESHOOT_COLUMNS)
+        .values(*columns)
     )
+)
+
+
+def session_reshoots_open(
+    *, session_id: uuid.UUID, columns: tuple[str, ...] = RESHOOT_COLUMNS
+) -> list[dict[str, Any]]:
+    """The open items of a session (the caller already sees the session), oldest first.
+
+    A prepared read: the session detail asks for it on every poll."""
+    return _open_reshoot_rows.rows(columns, session_id=session_id)
 
 
 # --- shot-list coverage ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from accounts.permissions import CanReject, CanRequestReshoot, IsUser
 from images_app import review, selectors
 from images_app.api.review_serializers import (
+    RESHOOT_ITEM,
     ImageRejected,
     ImageRejectInput,
     ReshootCreateInput,
@@ -120,7 +121,7 @@ class ReshootListCreateView(ApiView):
             limit=limit,
             offset=offset,
         )
-        data = ReshootItemOutput(page, many=True).data
+        data = [RESHOOT_ITEM.write(row) for row in page]
         return Response(page_data(data, total=total, limit=limit, offset=offset))
 
     @extend_schema(

@@ -15,6 +15,7 @@ from imaging.api.fields import (
     StrictUUIDField,
 )
 from imaging.api.views import LimitOffsetQuery, page_serializer
+from imaging.api.writers import ResponseWriter
 
 REASONS_HELP = "Reason codes: " + ", ".join(REJECT_REASONS) + "."
 
@@ -65,6 +66,7 @@ class ReshootItemOutput(serializers.Serializer):
     )
 
 
+RESHOOT_ITEM = ResponseWriter(ReshootItemOutput)
 ReshootList = page_serializer("ReshootList", ReshootItemOutput)
 
 

@@ -356,3 +356,35 @@ def finish_processing(image: Image, *, sharpness: str = "pass") -> None:
         )
         == "processed"
     )
+
+
+def test_reshoot_items_are_written_as_their_serializer_writes_them(api, reviewer, spin):
+    """The list and the session detail write items without DRF (``RESHOOT_ITEM``); both
+    must say exactly what the schema's serializer says, fulfilled items included."""
+    from images_app.api.review_serializers import RESHOOT_ITEM, ReshootItemOutput
+    from images_app.selectors import RESHOOT_COLUMNS
+
+    reject(api(reviewer), frame(spin, 5), reasons=["glare", "blurred"], note="")
+    item = ReshootItem.objects.get()
+    ReshootItem.objects.filter(pk=item.pk).update(
+        replacement=frame(spin, 6), fulfilled_at=item.created_at
+    )
+    row = ReshootItem.objects.filter(pk=item.pk).values(*RESHOOT_COLUMNS).get()
+
+    assert RESHOOT_ITEM.columns == RESHOOT_COLUMNS
+    assert RESHOOT_ITEM.write(row) == ReshootItemOutput(ReshootItem.objects.get()).data
+
+
+def test_the_session_detail_reads_open_reshoots_in_one_prepared_query(
+    api, reviewer, device, spin, django_assert_num_queries
+):
+    client = api(device)
+    client.get(f"/v1/sessions/{spin.id}")  # warm
+    # The caller, the session, its open reshoot items: the same with none or four.
+    with django_assert_num_queries(3):
+        client.get(f"/v1/sessions/{spin.id}")
+    for index in range(4):
+        reject(api(reviewer), frame(spin, index))
+    with django_assert_num_queries(3):
+        detail = client.get(f"/v1/sessions/{spin.id}").json()
+    assert [item["frame_index"] for item in detail["reshoots"]] == [0, 1, 2, 3]

@@ -108,6 +108,11 @@ class ResponseWriter:
             if type(child).__name__ == "_UnvalidatedField":
                 return read  # JSON as read: its keys are already text
             raise TypeError(f"{field.field_name}: no writer for a dict of {type(child).__name__}")
+        if isinstance(field, serializers.ListField):
+            if not isinstance(field.child, _AS_READ):
+                child = type(field.child).__name__
+                raise TypeError(f"{field.field_name}: no writer for a list of {child}")
+            return f"None if ({value} := {read}) is None else list({value})"  # JSON as read
         if isinstance(field, _AS_READ):
             return read
         raise TypeError(f"{field.field_name}: no writer for {type(field).__name__}")

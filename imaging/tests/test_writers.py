@@ -68,3 +68,21 @@ def test_a_field_the_writer_does_not_know_cannot_have_a_writer():
 
     with pytest.raises(TypeError, match="no writer for DecimalField"):
         ResponseWriter(WithDecimal)
+
+
+def test_a_list_of_text_is_written_as_read():
+    class Tagged(serializers.Serializer):
+        labels = serializers.ListField(child=serializers.CharField())
+        maybe = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+
+    row = {"labels": ["glare", "blurred"], "maybe": None}
+
+    assert ResponseWriter(Tagged).write(row) == Tagged(row).data
+
+
+def test_a_list_of_objects_cannot_have_a_writer():
+    class Nested(serializers.Serializer):
+        owners = serializers.ListField(child=Owner())
+
+    with pytest.raises(TypeError, match="no writer for a list of Owner"):
+        ResponseWriter(Nested)
