@@ -64,3 +64,14 @@ def test_threads_validating_at_once_get_their_own_answers():
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda body: answer(PresignRequest, body), bodies))
     assert [data["frame_index"] for _, data in answers] == list(range(200))
+
+
+def test_a_copied_field_is_what_copy_copy_makes():
+    import copy
+
+    from imaging.api.fields import _copy
+
+    for name, field in PresignRequest._declared_fields.items():
+        made, expected = _copy(field), copy.copy(field)
+        assert type(made) is type(expected) and made is not field, name
+        assert made.__dict__ == expected.__dict__, name
