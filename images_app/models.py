@@ -100,6 +100,13 @@ class Image(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["storage_key"], name="image_storage_key_unique"),
+            # A photo (its bytes and type) waits for its upload once per session: presigning
+            # it again while it waits is a retry and gets the same image (images_app/uploads.py).
+            models.UniqueConstraint(
+                fields=["session", "content_sha256", "content_type"],
+                condition=models.Q(status="pending"),
+                name="image_one_pending_upload_per_photo",
+            ),
         ]
 
     def __str__(self) -> str:

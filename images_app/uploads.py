@@ -17,6 +17,7 @@ Who may presign for a session (the database decides, on every request):
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -141,21 +142,26 @@ _UPLOAD_SESSION_FIELDS = (
     "device_id",
 )
 
-_locked_session_for_upload = PreparedQuery(
-    lambda shape, *, org_id, principal_id, session_id: (
-        CaptureSession.objects.select_for_update()
-        .filter(pk=session_id, org_id=org_id)
+
+def _upload_session(shape, *, org_id, principal_id, session_id):
+    visibility, locked = shape
+    sessions = CaptureSession.objects.select_for_update() if locked else CaptureSession.objects
+    return (
+        sessions.filter(pk=session_id, org_id=org_id)
         .annotate(
             caller_may_use_site=ExpressionWrapper(
                 may_use_site_of_row(
-                    actor=actor_of_shape(shape, org_id=org_id, principal_id=principal_id)
+                    actor=actor_of_shape(visibility, org_id=org_id, principal_id=principal_id)
                 ),
                 output_field=BooleanField(),
             )
         )
         .values(*_UPLOAD_SESSION_FIELDS, "caller_may_use_site")
     )
-)
+
+
+# Shape: the caller's visibility shape and whether the row is locked.
+_session_for_upload_rows = PreparedQuery(_upload_session)
 
 
 def _not_active(session: CaptureSession) -> ApplicationError:
@@ -168,15 +174,18 @@ def _not_active(session: CaptureSession) -> ApplicationError:
 
 
 def _session_for_upload(
-    *, actor: Any, session_id: uuid.UUID, only_active: bool = True
+    *, actor: Any, session_id: uuid.UUID, only_active: bool = True, lock: bool = True
 ) -> CaptureSession:
-    """The caller's session, row-locked for the rest of the transaction.
+    """The caller's session, row-locked for the rest of the transaction (``lock``).
 
     Whether the caller may still use the session's site is read in the same query.
     """
     # By primary key: no LIMIT (which would follow the FOR UPDATE).
-    rows = _locked_session_for_upload.rows(
-        visibility_shape(actor), org_id=actor.org_id, principal_id=actor.id, session_id=session_id
+    rows = _session_for_upload_rows.rows(
+        (visibility_shape(actor), lock),
+        org_id=actor.org_id,
+        principal_id=actor.id,
+        session_id=session_id,
     )
     row = rows[0] if rows else None
     if row is None:
@@ -305,6 +314,66 @@ def _placement(
     return free, spin_angle(frame_index=free, frame_count=frame_count), None
 
 
+def _image_start(
+    *,
+    session: CaptureSession,
+    photo: dict[str, Any],
+    new_image: dict[str, Any],
+    place: Callable[[], tuple[int | None, int | None, str | None]],
+    closed: bool = False,
+) -> Image:
+    """The new pending image at ``place()``, or the pending one this photo already has.
+
+    A repeat is answered with its image even where a new one would not fit (its own frame
+    may be the last free one). ``closed``: a finished session, which takes a frame or shot
+    only with an open reshoot item.
+    """
+    try:
+        frame, angle, shot = place()
+    except ApplicationError:
+        if closed:
+            raise _not_active(session) from None
+        image = _pending_image(photo)
+        if image is None:
+            raise
+        return image
+    if closed and not reshoot_open_for_place(
+        session_id=session.id, frame_index=frame, shot_name=shot
+    ):
+        raise _not_active(session)
+    # Twice at most: a conflicting pending image may have received its upload in between
+    # (then this photo has none pending and the second insert goes in).
+    for _ in range(2):
+        image_id = uuid.uuid4()
+        image = Image(
+            id=image_id,
+            org_id=session.org_id,
+            session=session,
+            vehicle_id=session.vehicle_id,
+            frame_index=frame,
+            angle_deg=angle,
+            shot_name=shot,
+            storage_key=image_storage_key(
+                org_id=session.org_id,
+                site_id=session.site_id,
+                session_id=session.id,
+                image_id=image_id,
+                content_type=photo["content_type"],
+            ),
+            content_sha256=photo["content_sha256"],
+            content_type=photo["content_type"],
+            **new_image,
+        )
+        # Not inserted if this photo already has a pending image (a repeat): the
+        # constraint decides, waiting for a concurrent insert of it to commit.
+        if insert_new(image, ignore_conflicts=True):
+            return image
+        pending = _pending_image(photo)
+        if pending is not None:
+            return pending
+    raise RuntimeError("a pending image kept appearing and leaving")  # pragma: no cover
+
+
 def image_upload_start(
     *,
     actor: Any,
@@ -343,16 +412,41 @@ def image_upload_start(
         raise _invalid("content_type", "Must be image/jpeg or image/heic.")
     if content_length is not None and not 1 <= content_length <= settings.MAX_UPLOAD_BYTES:
         raise _invalid("content_length", f"Must be from 1 to {settings.MAX_UPLOAD_BYTES} bytes.")
-    sha256 = content_sha256.lower()
-    photo = {"session_id": session_id, "content_sha256": sha256, "content_type": content_type}
-    with transaction.atomic():
-        is_reshoot = replaces_image_id is not None
-        session = _session_for_upload(actor=actor, session_id=session_id, only_active=False)
-        # A finished session takes only what a reviewer asked for (checked below).
-        closed = session.status != CaptureSession.Status.ACTIVE and not is_reshoot
-        try:
+    photo = {
+        "session_id": session_id,
+        "content_sha256": content_sha256.lower(),
+        "content_type": content_type,
+    }
+    new_image = {"file_name": file_name, "replaces_id": replaces_image_id}
+    is_reshoot = replaces_image_id is not None
+    image = None
+    if not is_reshoot and (angle_deg, frame_index, shot_name) != (None, None, None):
+        # The request names its place: nothing to assign, so no lock and no transaction.
+        # A retry racing its first request meets the database's one-pending-image-per-photo
+        # constraint. A finished session (reshoots only) goes the locked way below.
+        session = _session_for_upload(
+            actor=actor, session_id=session_id, only_active=False, lock=False
+        )
+        if session.status == CaptureSession.Status.ACTIVE:
+            image = _image_start(
+                session=session,
+                photo=photo,
+                new_image=new_image,
+                place=lambda: _placement(
+                    session=session,
+                    angle_deg=angle_deg,
+                    frame_index=frame_index,
+                    shot_name=shot_name,
+                ),
+            )
+    if image is None:
+        with transaction.atomic():
+            # Locked: the next free frame is assigned once; a finished session takes only
+            # what a reviewer asked for.
+            session = _session_for_upload(actor=actor, session_id=session_id, only_active=False)
+            closed = session.status != CaptureSession.Status.ACTIVE and not is_reshoot
             if is_reshoot:
-                frame, angle, shot = _replacement_placement(
+                place = lambda: _replacement_placement(  # noqa: E731
                     session=session,
                     replaces_image_id=replaces_image_id,
                     angle_deg=angle_deg,
@@ -360,50 +454,15 @@ def image_upload_start(
                     shot_name=shot_name,
                 )
             else:
-                frame, angle, shot = _placement(
+                place = lambda: _placement(  # noqa: E731
                     session=session,
                     angle_deg=angle_deg,
                     frame_index=frame_index,
                     shot_name=shot_name,
                 )
-        except ApplicationError:
-            if closed:
-                raise _not_active(session) from None
-            # A repeat is answered with its image even where a new one would not fit (its
-            # own frame may be the last free one).
-            image = _pending_image(photo)
-            if image is None:
-                raise
-        else:
-            if closed and not reshoot_open_for_place(
-                session_id=session.id, frame_index=frame, shot_name=shot
-            ):
-                raise _not_active(session)
-            image_id = uuid.uuid4()
-            image = Image(
-                id=image_id,
-                replaces_id=replaces_image_id,
-                org_id=session.org_id,
-                session=session,
-                vehicle_id=session.vehicle_id,
-                frame_index=frame,
-                angle_deg=angle,
-                shot_name=shot,
-                file_name=file_name,
-                content_type=content_type,
-                content_sha256=sha256,
-                storage_key=image_storage_key(
-                    org_id=session.org_id,
-                    site_id=session.site_id,
-                    session_id=session.id,
-                    image_id=image_id,
-                    content_type=content_type,
-                ),
+            image = _image_start(
+                session=session, photo=photo, new_image=new_image, place=place, closed=closed
             )
-            # Inserted unless this photo already has a pending image (a repeat), checked by
-            # the INSERT itself: one statement, after the session's lock is held.
-            if not insert_new(image, unless=_pending_retry.sql(None, **photo)):
-                image = _pending_image(photo)
     presigned = storage.presigned_put(
         key=image.storage_key,
         content_type=image.content_type,

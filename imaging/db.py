@@ -169,13 +169,6 @@ class PreparedQuery:
             result.append(dict(zip(names, row, strict=True)))
         return result
 
-    def sql(
-        self, shape: Hashable, *, using: str = DEFAULT_DB_ALIAS, **params: Any
-    ) -> tuple[str, list[Any]]:
-        """The SQL and its parameters, to embed (e.g. ``insert_new(unless=...)``)."""
-        _, sql, values = self._bound(shape, None, 0, using, params)
-        return sql, values
-
     def _bound(
         self,
         shape: Hashable,
@@ -217,15 +210,15 @@ _inserts: dict[tuple[type[Model], str], _Insert] = {}
 def insert_new(
     instance: Model,
     *,
-    unless: tuple[str, list[Any]] | None = None,
+    ignore_conflicts: bool = False,
     using: str = DEFAULT_DB_ALIAS,
 ) -> bool:
     """``INSERT`` a new object whose primary key is set, as ``save()`` would (each field's
     ``pre_save`` and database value), with the statement written once per model.
 
-    ``unless``: SQL and parameters of a read (``PreparedQuery.sql``); the row is inserted
-    only if it finds nothing, decided by the ``INSERT`` itself. Returns whether the row was
-    inserted.
+    ``ignore_conflicts``: a row that would break a unique constraint is not inserted
+    (``ON CONFLICT DO NOTHING``: the database decides, waiting for a concurrent insert of
+    the same values to commit or roll back). Returns whether the row was inserted.
 
     For hot paths only: no signals (nothing here listens to them) and no returned columns
     (every model written this way has its key set before the insert, e.g. a UUID).
@@ -249,12 +242,9 @@ def insert_new(
         field.get_db_prep_save(field.pre_save(instance, True), connection)
         for field in statement.fields
     ]
-    head = f"INSERT INTO {statement.table} ({statement.columns})"
-    if unless is None:
-        sql = f"{head} VALUES ({statement.placeholders})"
-    else:
-        sql = f"{head} SELECT {statement.placeholders} WHERE NOT EXISTS ({unless[0]})"
-        values += unless[1]
+    sql = f"INSERT INTO {statement.table} ({statement.columns}) VALUES ({statement.placeholders})"
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         inserted = cursor.rowcount == 1

@@ -24,7 +24,7 @@ def _presign(client, session: CaptureSession, n: int, **fields):
 
 
 @pytest.mark.parametrize("limited_to_sites", [False, True], ids=["any-site", "limited"])
-def test_a_device_presign_is_three_queries_in_one_transaction(
+def test_a_device_presign_of_a_named_frame_is_three_queries_without_a_transaction(
     api, org, site, device, limited_to_sites, django_assert_num_queries
 ):
     if limited_to_sites:
@@ -33,10 +33,28 @@ def test_a_device_presign_is_three_queries_in_one_transaction(
     client = api(device)
     assert _presign(client, session, 0, frame_index=0).status_code == 200  # records last_seen_at
 
-    # the device (authentication); a savepoint; the session, locked, with whether the device
-    # may use its site; the new image unless the photo has a pending one (a retry); release
-    with django_assert_num_queries(5):
+    # the device (authentication); the session with whether the device may use its site;
+    # the new image unless the photo has a pending one (a retry: the constraint decides)
+    with django_assert_num_queries(3):
         assert _presign(client, session, 1, frame_index=1).status_code == 200
+    with django_assert_num_queries(3):
+        assert _presign(client, session, 2, angle_deg=30).status_code == 200
+
+
+@pytest.mark.parametrize("limited_to_sites", [False, True], ids=["any-site", "limited"])
+def test_assigning_the_next_free_frame_locks_the_session_in_a_transaction(
+    api, org, site, device, limited_to_sites, django_assert_num_queries
+):
+    if limited_to_sites:
+        device.sites.set([site])
+    session = CaptureSessionFactory(org=org, site=site, device=device)
+    client = api(device)
+    assert _presign(client, session, 0).status_code == 200  # records last_seen_at
+
+    # the device; a savepoint; the session, locked, with whether the device may use its
+    # site; the frames taken; the new image unless it is a retry; release
+    with django_assert_num_queries(6):
+        assert _presign(client, session, 1).json()["frame_index"] == 1
 
 
 def test_an_operator_presign_costs_the_same_queries(
@@ -47,7 +65,7 @@ def test_an_operator_presign_costs_the_same_queries(
     )
     client = api(operator)
 
-    # the user; a savepoint; the session with whether the user may see its site; the new
-    # image unless it is a retry; release
-    with django_assert_num_queries(5):
-        assert _presign(client, session, 1).status_code == 200
+    # the user; the session with whether the user may see its site; the new image unless
+    # it is a retry
+    with django_assert_num_queries(3):
+        assert _presign(client, session, 1, shot_name="front").status_code == 200

@@ -118,6 +118,33 @@ def test_repeats_of_one_photo_presigned_at_once_get_one_image(api, org, site, de
     assert Image.objects.filter(session=spin).count() == 1
 
 
+def test_repeats_of_one_photo_for_a_named_frame_presigned_at_once_get_one_image(
+    api, org, site, device
+):
+    """The same retry for a named frame, which takes no lock: the racers meet at the
+    one-pending-image-per-photo constraint. They start behind our own uncommitted insert of
+    that photo, so all of them insert at once when we roll it back."""
+    spin = CaptureSessionFactory(org=org, site=site, device=device)
+    client = api(device)
+    sha256 = hashlib.sha256(b"the same photo").hexdigest()
+    racers = [
+        RequestThread(lambda: presign(client, spin, b"the same photo", frame_index=5))
+        for _ in range(RACERS)
+    ]
+
+    with transaction.atomic():
+        ImageFactory(session=spin, frame_index=5, content_sha256=sha256)
+        for racer in racers:
+            racer.start()
+        wait_until_all_blocked(racers)
+        transaction.set_rollback(True)
+    responses = [racer.finish() for racer in racers]
+
+    assert [r.status_code for r in responses] == [200] * RACERS
+    assert len({r.json()["image_id"] for r in responses}) == 1
+    assert Image.objects.filter(session=spin).count() == 1
+
+
 def test_parallel_upload_complete_events_for_one_image_enqueue_it_once(
     api, org, site, device, local_broker
 ):
