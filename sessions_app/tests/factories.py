@@ -1,3 +1,5 @@
+import hashlib
+
 import factory
 
 from accounts.tests.factories import OrganizationFactory, SiteFactory
@@ -34,7 +36,8 @@ def images_add(session: CaptureSession, count: int) -> None:
             vehicle_id=session.vehicle_id,
             file_name=f"IMG_{index:04d}.jpg",
             content_type=Image.ContentType.JPEG,
-            content_sha256="0" * 64,
+            # Different photos: a photo waits for its upload once per session.
+            content_sha256=hashlib.sha256(f"{session.id} {index}".encode()).hexdigest(),
             storage_key=f"org/{session.org_id}/session/{session.id}/{index}.jpg",
         )
         for index in range(count)
