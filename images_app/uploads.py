@@ -32,6 +32,7 @@ from images_app.rules import THUMB_SIZES
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, insert_new
 from sessions_app.models import CaptureSession
+from sessions_app.services import session_detail_changed
 
 CONTENT_TYPE_EXTENSIONS = {
     Image.ContentType.JPEG.value: "jpg",
@@ -402,7 +403,10 @@ def image_upload_start(
             )
             # Inserted unless this photo already has a pending image (a repeat), checked by
             # the INSERT itself: one statement, after the session's lock is held.
-            if not insert_new(image, unless=_pending_retry.sql(None, **photo)):
+            if insert_new(image, unless=_pending_retry.sql(None, **photo)):
+                # A new frame in the session's detail (the lock is held already).
+                session_detail_changed(session_id=session.id)
+            else:
                 image = _pending_image(photo)
     presigned = storage.presigned_put(
         key=image.storage_key,

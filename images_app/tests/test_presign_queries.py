@@ -34,8 +34,9 @@ def test_a_device_presign_is_three_queries_in_one_transaction(
     assert _presign(client, session, 0, frame_index=0).status_code == 200  # records last_seen_at
 
     # the device (authentication); a savepoint; the session, locked, with whether the device
-    # may use its site; the new image unless the photo has a pending one (a retry); release
-    with django_assert_num_queries(5):
+    # may use its site; the new image unless the photo has a pending one (a retry); the
+    # session's detail version (its ETag: a new frame); release
+    with django_assert_num_queries(6):
         assert _presign(client, session, 1, frame_index=1).status_code == 200
 
 
@@ -48,6 +49,6 @@ def test_an_operator_presign_costs_the_same_queries(
     client = api(operator)
 
     # the user; a savepoint; the session with whether the user may see its site; the new
-    # image unless it is a retry; release
-    with django_assert_num_queries(5):
+    # image unless it is a retry; the session's detail version; release
+    with django_assert_num_queries(6):
         assert _presign(client, session, 1).status_code == 200
