@@ -228,28 +228,49 @@ def reshoot_dismiss(*, item: ReshootItem, actor: Any, note: str | None = "") -> 
                 status_code=http.HTTP_409_CONFLICT,
                 details={"status": locked.status},
             )
-        locked.status = ReshootItem.Status.CANCELLED
-        locked.dismissed_at = timezone.now()
-        locked.dismissed_by = _user_of(actor)
-        if note:
-            locked.note = f"{locked.note}\n{note}".strip()[:NOTE_MAX_LENGTH]
-        locked.save(update_fields=["status", "dismissed_at", "dismissed_by", "note"])
-        event_record(
-            org_id=locked.org_id,
-            entity_type=Event.EntityType.SESSION,
-            entity_id=locked.session_id,
-            type=Event.Type.RESHOOT_DISMISSED,
-            message=str(locked),
-            meta={
-                "reshoot_id": str(locked.pk),
-                "image_id": str(locked.image_id) if locked.image_id else None,
-                "automatic": locked.automatic,
-                "required": locked.required,
-                "note": note,
-            },
-            **actor_fields(actor),
-        )
+        _dismissed(locked, actor=actor, note=note)
     return locked
+
+
+def _dismissed(item: ReshootItem, *, actor: Any, note: str) -> None:
+    item.status = ReshootItem.Status.CANCELLED
+    item.dismissed_at = timezone.now()
+    item.dismissed_by = _user_of(actor)
+    if note:
+        item.note = f"{item.note}\n{note}".strip()[:NOTE_MAX_LENGTH]
+    item.save(update_fields=["status", "dismissed_at", "dismissed_by", "note"])
+    event_record(
+        org_id=item.org_id,
+        entity_type=Event.EntityType.SESSION,
+        entity_id=item.session_id,
+        type=Event.Type.RESHOOT_DISMISSED,
+        message=str(item),
+        meta={
+            "reshoot_id": str(item.pk),
+            "image_id": str(item.image_id) if item.image_id else None,
+            "automatic": item.automatic,
+            "required": item.required,
+            "note": note,
+        },
+        **actor_fields(actor),
+    )
+
+
+def reshoots_accepted(*, image: Image, actor: Any) -> list[ReshootItem]:
+    """A reviewer publishes an image that has an open automatic item of its own (a
+    suggested one; a required one refuses first): that is accepting it as is, so the item
+    is dismissed. Call it in the publishing transaction, which holds the session's row."""
+    items = list(
+        ReshootItem.objects.select_for_update().filter(
+            session_id=image.session_id,
+            image_id=image.pk,
+            status=ReshootItem.Status.OPEN,
+            automatic=True,
+        )
+    )
+    for item in items:
+        _dismissed(item, actor=actor, note="")
+    return items
 
 
 def image_reject(

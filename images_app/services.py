@@ -43,7 +43,12 @@ from events_app.services import actor_fields, event_record
 from images_app import duplicates, published_set, spin_health, storage, uploads
 from images_app.models import CheckPolicy, Image
 from images_app.queue import image_process_enqueue, image_process_enqueue_on_commit
-from images_app.review import reshoot_automatic, reshoot_required_gate, reshoots_fulfil
+from images_app.review import (
+    reshoot_automatic,
+    reshoot_required_gate,
+    reshoots_accepted,
+    reshoots_fulfil,
+)
 from images_app.rules import QC_FAIL, qc_failure_reasons
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, id_list_text, in_id_list
@@ -461,6 +466,7 @@ def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
                 status=Image.Status.SUPERSEDED
             )
         reshoots_fulfil(image=locked, actor=actor)
+        reshoots_accepted(image=locked, actor=actor)
         if _heard:
             published_set.changed(
                 vehicle_ids=[locked.vehicle_id],
