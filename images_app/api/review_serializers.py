@@ -87,10 +87,10 @@ class FrameOutput(serializers.Serializer):
         "failed (see `error`), or where review took it: published, rejected, superseded.",
     )
     error = serializers.CharField(help_text="Why processing failed; empty otherwise.")
-    qc = serializers.ChoiceField(
-        choices=["pass", "warn", "fail"],
+    qc = serializers.CharField(
         allow_null=True,
-        help_text="The QC verdict (the worst check); null until processed.",
+        help_text="The QC verdict, the worst of the checks: pass, warn or fail; null until "
+        "processed.",
     )
     qc_reasons = serializers.ListField(
         child=serializers.CharField(),
