@@ -569,6 +569,8 @@ def vehicle_published_set_replace(
     now = timezone.now()
     user = _user_of(actor)
     with transaction.atomic():
+        # The vehicle's sessions first (their frames' states change), then the images.
+        session_detail_changed_of_images(image_filter=Q(images__vehicle_id=vehicle_id))
         rows = list(
             Image.objects.select_for_update()
             .filter(vehicle_id=vehicle_id)

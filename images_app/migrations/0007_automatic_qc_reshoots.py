@@ -6,40 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('images_app', '0006_merge_review_and_signatures'),
+        ("images_app", "0006_merge_review_and_signatures"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='checkpolicy',
-            options={'verbose_name': 'check policy', 'verbose_name_plural': 'check policies'},
+            name="checkpolicy",
+            options={"verbose_name": "check policy", "verbose_name_plural": "check policies"},
         ),
         migrations.AddField(
-            model_name='checkpolicy',
-            name='qc_reshoot',
-            field=models.CharField(choices=[('off', 'Off'), ('suggest', 'Suggest a reshoot of a frame that fails QC'), ('require', 'Require it: the frame is not published until retaken or accepted')], default='off', help_text='Reshoot on QC failure: an automatic reshoot item as soon as a frame fails.', max_length=8),
+            model_name="checkpolicy",
+            name="qc_reshoot",
+            field=models.CharField(
+                choices=[
+                    ("off", "Off"),
+                    ("suggest", "Suggest a reshoot of a frame that fails QC"),
+                    ("require", "Require it: the frame is not published until retaken or accepted"),
+                ],
+                default="off",
+                help_text="Reshoot on QC failure: an automatic reshoot item as soon as a frame fails.",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='reshootitem',
-            name='automatic',
+            model_name="reshootitem",
+            name="automatic",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='reshootitem',
-            name='dismissed_at',
+            model_name="reshootitem",
+            name="dismissed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='reshootitem',
-            name='dismissed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="reshootitem",
+            name="dismissed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='reshootitem',
-            name='required',
+            model_name="reshootitem",
+            name="required",
             field=models.BooleanField(default=False),
         ),
     ]

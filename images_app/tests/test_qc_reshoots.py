@@ -468,3 +468,19 @@ def test_the_review_page_accepts_an_automatic_item_as_is(org, spin, reviewer, op
     assert response.status_code == 302
     item.refresh_from_db()
     assert (item.status, item.dismissed_by) == ("cancelled", reviewer)
+
+
+def test_a_rollback_of_the_vehicles_photos_changes_the_etag(api, org, spin, device, reviewer):
+    from images_app.services import vehicle_published_set_replace
+
+    image = image_publish(
+        image=processed(ImageFactory(session=spin, frame_index=0)), actor=reviewer
+    )
+    client = api(device)
+    before = client.get(f"/v1/sessions/{spin.id}")["ETag"]
+    vehicle_published_set_replace(
+        vehicle_id=spin.vehicle_id, image_ids=[], actor=reviewer, action="withdraw"
+    )
+    image.refresh_from_db()
+    assert image.status == Image.Status.PROCESSED
+    assert client.get(f"/v1/sessions/{spin.id}")["ETag"] != before

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0004_merge_templates_and_spin_health'),
+        ("sessions_app", "0004_merge_templates_and_spin_health"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='capturesession',
-            name='detail_version',
+            model_name="capturesession",
+            name="detail_version",
             field=models.BigIntegerField(default=0, editable=False),
         ),
     ]
