@@ -38,15 +38,12 @@ SIMULATOR = BASE_DIR / "clients" / "device_sim.py"
 
 
 def test_two_blurred_frames_come_back_as_reshoots_and_the_session_ends_clean(
-    live_server,
-    org,
-    site,
-    workers,
-    tmp_path,  # noqa: F811 (the imported fixture)
+    live_server, org, site, request, tmp_path
 ):
+    start_worker = request.getfixturevalue("workers")
     CheckPolicy.objects.create(org=org, qc_reshoot=CheckPolicy.QcReshoot.REQUIRE)
     _, code = enrollment_code_create(org=org, uses=1, expires_in=timedelta(days=1))
-    workers(concurrency=2)
+    start_worker(concurrency=2)
 
     result = subprocess.run(
         [
