@@ -8,7 +8,7 @@ giving its value for a session id (the caller already sees the session).
 An app whose extra can change bumps the session's ``detail_version``
 (``sessions_app.services.session_detail_changed``) in the transaction that changes it: the
 detail's ETag is made of the session's row as the detail reads it (its vehicle, operator
-and device joined in) and that version, so a conditional GET is answered by one query.
+and device joined in) and that version, so a conditional GET reads the session's row only.
 """
 
 from __future__ import annotations

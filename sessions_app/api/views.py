@@ -204,9 +204,9 @@ class SessionDetailView(ApiView):
             "user who may see the session's site.",
             changes="Nothing.",
             idempotency="A read: always safe to repeat. Answers with an `ETag`; sent back "
-            "as `If-None-Match`, an unchanged session is a 304 without a body (one query): "
-            "poll it about every second while frames are processing, less often when idle "
-            "(docs/qc-feedback.md).",
+            "as `If-None-Match`, an unchanged session is a 304 without a body (it reads the "
+            "session's row only): poll it about every second while frames are processing, "
+            "less often when idle (docs/qc-feedback.md).",
         ),
         parameters=[
             OpenApiParameter(
