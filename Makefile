@@ -9,7 +9,7 @@ PORT ?= 8000
 # DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
 DEV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size api-check bench-publish bench-duplicates
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size api-check bench-publish bench-duplicates bench-qc
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench: venv
 bench-publish: venv
 	$(DEV) $(PY) bench/renditions.py
 	$(DEV) $(PY) bench/publish.py
+
+# How soon a device sees a frame's QC verdict (ETag polling), idle and at 80 % worker load.
+bench-qc: venv
+	$(DEV) $(PY) bench/qc_feedback.py
 
 # One million perceptual hashes in PostgreSQL (DATABASE_URL): the near-duplicate lookup's p99.
 bench-duplicates: venv

@@ -60,6 +60,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "publication.manage": PUBLISHING_ROLES,
     "image.reject": PUBLISHING_ROLES,
     "reshoot.request": PUBLISHING_ROLES,
+    "reshoot.dismiss": PUBLISHING_ROLES,  # "accept as is"
     "image.reprocess": ADMIN_ONLY,
     "org.administer": ADMIN_ONLY,
 }

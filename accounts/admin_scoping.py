@@ -50,6 +50,10 @@ def may_request_reshoot(user: Any) -> bool:
     return console_may(user, "reshoot.request")
 
 
+def may_dismiss_reshoot(user: Any) -> bool:
+    return console_may(user, "reshoot.dismiss")
+
+
 def may_administer(user: Any) -> bool:
     """Manage sites, users, devices and enrollment codes; reprocess images."""
     return console_may(user, "org.administer")

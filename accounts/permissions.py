@@ -37,6 +37,14 @@ class CanReject(BasePermission):
         return actor is not None and may(actor, "image.reject")
 
 
+class CanDismissReshoot(BasePermission):
+    message = "Dismissing a reshoot item needs the reviewer or admin role."
+
+    def has_permission(self, request, view) -> bool:
+        actor = getattr(request, "actor", None)
+        return actor is not None and may(actor, "reshoot.dismiss")
+
+
 class CanRequestReshoot(BasePermission):
     message = "Requesting a reshoot needs the reviewer or admin role."
 

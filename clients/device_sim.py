@@ -20,11 +20,20 @@ it, into a device app's test rig. Frames are photos from ``--photos DIR``, or re
     ... --sessions 50 --concurrency 8 --devices 4           # load: 50 sessions, 8 at a time
     ... --photos ~/spin-frames/                             # real photos instead of renders
     ... --reshoots                                          # retake what reviewers rejected
+    ... --blur 2 --follow-qc --reshoots                     # QC verdicts while capturing
 
 With ``--reshoots`` (and no ``--sessions``) the device captures no new session: it fetches
 its open reshoot items (``GET /v1/reshoots?status=open``, oldest first), takes each frame or
 shot again and uploads it as a replacement (``replaces_image_id`` on presign; a shot that
 was never taken by its ``frame_index`` or ``shot_name``), then reports the uploads.
+
+With ``--follow-qc`` the device waits, before finishing each session, until every frame is
+processed, polling ``GET /v1/sessions/{id}`` with ``If-None-Match`` (a 304 costs the server
+one query) every ``--poll-interval`` seconds while frames are processing, and prints each QC
+failure and reshoot item as it arrives. With ``--reshoots`` too it retakes the session's
+open items right away (replacements with ``replaces_image_id``), follows them until none is
+open, then finishes: the session ends clean. ``--blur N`` renders N frames of each session
+out of focus, so that QC fails them on purpose.
 
 Exit status: 0 every session finished, 1 a session failed, 2 bad arguments or enrollment
 refused, 3 interrupted (progress saved; run the same command again to resume).
@@ -180,6 +189,28 @@ class Api:
             raise ApiError(status, parsed, what)
         return parsed
 
+    def get_if_changed(self, path: str, etag: str | None, *, what: str) -> tuple[Any, str | None]:
+        """A conditional GET: ``(None, etag)`` when the server answers 304 Not Modified,
+        else ``(body, its ETag)``."""
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if etag:
+            headers["If-None-Match"] = etag
+        status, payload, response_headers = self.http.send(
+            "GET", f"{self.base_url}/v1{path}", headers=headers, what=what
+        )
+        found = {name.lower(): value for name, value in response_headers.items()}.get("etag")
+        if status == 304:
+            return None, found or etag
+        try:
+            parsed = json.loads(payload or b"null")
+        except ValueError:
+            parsed = None
+        if status != 200:
+            raise ApiError(status, parsed, what)
+        return parsed, found
+
 
 # ==========================================================================================
 # State: device identities and sessions in progress, saved after every step.
@@ -252,6 +283,7 @@ class Frame:
     shot_name: str | None = None
     angle_deg: float = 0.0
     photo: str | None = None
+    blur: int = 0
 
 
 @dataclass
@@ -279,6 +311,10 @@ class Options:
     interrupt_after: int | None
     stock_prefix: str
     corrupt: str | None = None
+    blur: int = 0
+    follow_qc: bool = False
+    poll_interval: float = 1.0
+    follow_timeout: float = 120.0
 
 
 class Simulator:
@@ -293,6 +329,9 @@ class Simulator:
         self.stop = threading.Event()
         self.apis: list[Api] = []
         self.reshot: list[dict[str, Any]] = []
+        self.qc_failures: list[dict[str, Any]] = []
+        self.reshoot_items: list[dict[str, Any]] = []
+        self.polls = {"changed": 0, "not_modified": 0}
         self.device_numbers = {self.device_key(n): n for n in range(options.devices)}
 
     # --- identity
@@ -373,6 +412,8 @@ class Simulator:
                 frame.label = Path(frame.photo).name
         if options.corrupt and options.mode != "stills":
             frames = corrupt_spin(frames, options.corrupt)
+        for position in blurred_positions(len(frames), options.blur):
+            frames[position].blur = BLUR_RADIUS
         return frames
 
     def frame_bytes(self, frame: Frame, session_number: int) -> tuple[bytes, str]:
@@ -389,6 +430,7 @@ class Simulator:
             width=width,
             height=height,
             seed=self.options.seed + session_number,
+            blur=frame.blur,
         )
         return data, "image/jpeg"
 
@@ -468,7 +510,9 @@ class Simulator:
                 pending = {}
         if pending:
             self.report(api, session_id, pending)
-        result = {"session_id": session_id, "stock": stock, "frames": len(frames)}
+        result: dict[str, Any] = {"session_id": session_id, "stock": stock, "frames": len(frames)}
+        if options.follow_qc:
+            result.update(self.follow_and_retake(api, session_id, number))
         if not options.finish:
             return {**result, "status": "active"}
         completed_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -553,6 +597,100 @@ class Simulator:
 
         self.state.update(remember)
 
+    # --- QC verdicts, as they arrive
+
+    def follow_qc(
+        self, api: Api, session_id: str, seen: tuple[set[str], set[str]] | None = None
+    ) -> dict[str, Any]:
+        """Poll the session's detail until no frame is pending or processing; report each
+        QC failure and reshoot item once (``seen``: the frames and items reported already),
+        as it appears. Returns the last detail."""
+        options = self.options
+        etag: str | None = None
+        detail: dict[str, Any] | None = None
+        seen_frames, seen_items = seen if seen is not None else (set(), set())
+        deadline = time.monotonic() + options.follow_timeout
+        while True:
+            body, etag = api.get_if_changed(
+                f"/sessions/{session_id}", etag, what="session detail (follow QC)"
+            )
+            with self.count_lock:
+                self.polls["changed" if body is not None else "not_modified"] += 1
+            if body is not None:
+                detail = body
+                for frame in detail.get("frames", []):
+                    if frame["qc"] == "fail" and frame["id"] not in seen_frames:
+                        seen_frames.add(frame["id"])
+                        place = _place(frame)
+                        reasons = ", ".join(frame["qc_reasons"]) or "QC"
+                        self.qc_failures.append(
+                            {"session_id": session_id, "image_id": frame["id"], "place": place}
+                        )
+                        self.log(f"session {session_id}: {place} failed QC ({reasons})")
+                for item in detail.get("reshoots", []):
+                    if item["id"] not in seen_items:
+                        seen_items.add(item["id"])
+                        kind = "automatic" if item.get("automatic") else "reviewer"
+                        need = "required" if item.get("required") else "suggested"
+                        self.reshoot_items.append({"session_id": session_id, **item})
+                        self.log(
+                            f"session {session_id}: reshoot {_place(item)} "
+                            f"({', '.join(item['reasons']) or 'requested'}; {kind}, {need})"
+                        )
+            assert detail is not None
+            busy = [f for f in detail.get("frames", []) if f["status"] in BUSY]
+            if not busy:
+                return detail
+            if time.monotonic() > deadline:
+                raise ApiError(
+                    0, None, f"session {session_id}: {len(busy)} frame(s) still processing"
+                )
+            time.sleep(options.poll_interval)
+
+    def follow_and_retake(self, api: Api, session_id: str, number: int) -> dict[str, Any]:
+        """Follow the session's QC; with ``--reshoots``, retake its open items until none
+        is left (a few rounds at most), before the session is finished."""
+        seen: tuple[set[str], set[str]] = (set(), set())
+        detail = self.follow_qc(api, session_id, seen)
+        rounds = 0
+        while self.options.reshoots and detail.get("reshoots") and rounds < MAX_RETAKE_ROUNDS:
+            rounds += 1
+            uploaded = {}
+            for position, item in enumerate(detail["reshoots"]):
+                image_id = self.retake(api, item, number + 1000 * rounds + position)
+                uploaded[str(position)] = image_id
+            events = [
+                {"entity_type": "image", "entity_id": image_id, "type": "upload_complete"}
+                for image_id in uploaded.values()
+            ]
+            accepted = api.call(
+                "POST", "/events", {"events": events}, what="report retakes", ok=(201,)
+            )
+            self.stats.add(events=int(accepted.get("accepted", len(events))))
+            detail = self.follow_qc(api, session_id, seen)
+        still_open = len(detail.get("reshoots", []))
+        failed = sum(1 for f in detail.get("frames", []) if f["status"] == "failed")
+        return {"open_reshoots": still_open, "clean": not still_open and not failed}
+
+    def retake(self, api: Api, item: dict[str, Any], seed_number: int) -> str:
+        """Take a reshoot item's frame or shot again (in focus) and upload it as its
+        replacement; returns the new image's id (not yet reported)."""
+        angle = item["angle_deg"] if item["angle_deg"] is not None else 0
+        frame = Frame(
+            index=seed_number,
+            label=f"reshoot_{item['shot_name'] or item['frame_index']}.jpg",
+            frame_index=item["frame_index"],
+            shot_name=item["shot_name"],
+            angle_deg=float(angle),
+        )
+        image_id = self.upload_frame(
+            api, item["session_id"], frame, seed_number, replaces=item["image_id"]
+        )
+        self.count_upload()
+        self.log(f"session {item['session_id']}: retook {frame.label}")
+        self.reshot.append({"reshoot_id": item["id"], "image_id": image_id})
+        return image_id
+
     # --- reshoots
 
     def open_reshoots(self, api: Api) -> list[dict[str, Any]]:
@@ -625,7 +763,7 @@ class Simulator:
         jobs += [(n, None) for n in range(options.sessions)]
         results: list[dict[str, Any]] = []
         errors: list[str] = []
-        if options.reshoots:
+        if options.reshoots and not (options.follow_qc and options.sessions):
             try:
                 self.reshot = self.run_reshoots(self.apis[0])
             except ApiError as error:
@@ -647,6 +785,27 @@ class Simulator:
 # ==========================================================================================
 # Command line.
 # ==========================================================================================
+
+
+BUSY = ("pending", "processing")
+BLUR_RADIUS = 3  # px: QC's sharpness fails such a frame by far
+MAX_RETAKE_ROUNDS = 3
+
+
+def _place(entry: dict[str, Any]) -> str:
+    if entry.get("frame_index") is not None:
+        return f"frame {entry['frame_index']}"
+    return f"shot {entry.get('shot_name')}"
+
+
+def blurred_positions(count: int, blurred: int) -> list[int]:
+    """Which of ``count`` frames ``--blur`` renders out of focus: spread evenly, from the
+    second frame on (the first stays sharp)."""
+    blurred = min(blurred, max(0, count - 1))
+    if blurred <= 0:
+        return []
+    step = (count - 1) / blurred
+    return sorted({1 + int(step * n) for n in range(blurred)})
 
 
 def corrupt_spin(frames: list[Frame], how: str) -> list[Frame]:
@@ -707,7 +866,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--sessions",
         type=int,
         default=None,
-        help="new sessions to capture (default 1; 0 with --reshoots)",
+        help="new sessions to capture (default 1; 0 with --reshoots unless --follow-qc)",
     )
     parser.add_argument(
         "--reshoots", action="store_true", help="upload replacements for open reshoot items"
@@ -736,6 +895,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--corrupt",
         choices=("swap", "duplicate", "drop"),
         help="shoot each spin with a fault: a frame shot twice, two swapped, or one missing",
+    )
+    parser.add_argument(
+        "--blur",
+        type=int,
+        default=0,
+        metavar="N",
+        help="render N frames of each session out of focus (QC fails them)",
+    )
+    parser.add_argument(
+        "--follow-qc",
+        action="store_true",
+        help="before finishing, wait for every frame's QC verdict (conditional polling)",
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, help="seconds between polls (--follow-qc)"
+    )
+    parser.add_argument(
+        "--follow-timeout",
+        type=float,
+        default=120.0,
+        help="give up waiting for the verdicts after this many seconds",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON last")
     parser.add_argument("--quiet", action="store_true", help="summary only")
@@ -768,9 +948,14 @@ def _validate(args: argparse.Namespace) -> Options:
         if not photos:
             raise _usage_error(f"no .jpg or .heic files in {args.photos}")
     if args.sessions is None:
-        args.sessions = 0 if args.reshoots else 1
+        # --reshoots alone retakes what is open; with --follow-qc it retakes as it goes.
+        args.sessions = 0 if args.reshoots and not args.follow_qc else 1
     if args.sessions < 0:
         raise _usage_error("--sessions must be 0 or more")
+    if args.blur < 0:
+        raise _usage_error("--blur must be 0 or more")
+    if not 0.05 <= args.poll_interval <= 60:
+        raise _usage_error("--poll-interval must be 0.05 to 60 seconds")
     return Options(
         api=args.api,
         org=str(uuid.UUID(args.org)),
@@ -795,6 +980,10 @@ def _validate(args: argparse.Namespace) -> Options:
         interrupt_after=args.interrupt_after,
         stock_prefix=args.stock_prefix,
         corrupt=args.corrupt,
+        blur=args.blur,
+        follow_qc=args.follow_qc,
+        poll_interval=args.poll_interval,
+        follow_timeout=args.follow_timeout,
     )
 
 
@@ -831,6 +1020,9 @@ def main(argv: list[str] | None = None) -> int:
         "unfinished": unfinished,
         "errors": errors,
         "reshoots_uploaded": simulator.reshot,
+        "qc_failures": simulator.qc_failures,
+        "reshoot_items": simulator.reshoot_items,
+        "polls": simulator.polls,
         "frames_uploaded": stats.frames,
         "bytes_uploaded": stats.bytes,
         "events_accepted": stats.events,
@@ -844,6 +1036,12 @@ def main(argv: list[str] | None = None) -> int:
         f"({stats.bytes / 1e6:.1f} MB) in {elapsed:.1f}s; {stats.requests} requests, "
         f"{stats.retries} retries, {len(errors)} error(s)"
     )
+    if options.follow_qc:
+        print(
+            f"{len(simulator.qc_failures)} QC failure(s), {len(simulator.reshoot_items)} "
+            f"reshoot item(s) seen; polls: {simulator.polls['changed']} changed, "
+            f"{simulator.polls['not_modified']} not modified"
+        )
     if options.reshoots:
         print(f"{len(simulator.reshot)} reshoot(s) uploaded as replacements")
     for result in summary["sessions"]:

@@ -410,9 +410,10 @@ def turntable_scene(
 
 
 def render_turntable_frame(
-    angle_deg: float, *, width: int = 480, height: int = 320, seed: int = 0
+    angle_deg: float, *, width: int = 480, height: int = 320, seed: int = 0, blur: int = 0
 ) -> tuple[list[bytearray], list[bytearray], list[bytearray]]:
-    """Y, Cb, Cr planes (Cb/Cr at half size) of the car at this turntable angle."""
+    """Y, Cb, Cr planes (Cb/Cr at half size) of the car at this turntable angle; ``blur``
+    (a radius in pixels) renders it out of focus: no grain, the edges box-blurred."""
     y_plane = [bytearray((backdrop_luma(row, height),)) * width for row in range(height)]
     cb_plane = [bytearray(b"\x80" * width) for _ in range(height)]
     cr_plane = [bytearray(b"\x80" * width) for _ in range(height)]
@@ -420,6 +421,10 @@ def render_turntable_frame(
     body = BODY_COLOURS[seed % len(BODY_COLOURS)]
     for shape in turntable_scene(angle_deg, width=width, height=height, body_rgb=body):
         _fill_polygon(planes, list(shape.points), _rgb_to_ycc(*shape.rgb))
+    if blur > 0:
+        for _ in range(2):  # two box passes: close to a Gaussian
+            y_plane = _box_blur(y_plane, blur)
+        return y_plane, _half(cb_plane), _half(cr_plane)
     # Sensor grain: real photos have texture, and QC's sharpness measure looks for edges.
     grain = random.Random(seed).randbytes(width * height)
     for row in range(height):
@@ -429,6 +434,26 @@ def render_turntable_frame(
             for v, g in zip(y_plane[row], grain[offset : offset + width], strict=True)
         )
     return y_plane, _half(cb_plane), _half(cr_plane)
+
+
+def _box_blur_row(row: bytearray | list[int], radius: int) -> bytearray:
+    width = len(row)
+    window = 2 * radius + 1
+    padded = [row[0]] * radius + list(row) + [row[-1]] * radius
+    total = sum(padded[:window])
+    out = bytearray(width)
+    for x in range(width):
+        out[x] = total // window
+        if x + window < len(padded):
+            total += padded[x + window] - padded[x]
+    return out
+
+
+def _box_blur(plane: list[bytearray], radius: int) -> list[bytearray]:
+    """A box blur of ``radius`` pixels, horizontal then vertical."""
+    rows = [_box_blur_row(row, radius) for row in plane]
+    columns = [_box_blur_row(column, radius) for column in zip(*rows, strict=True)]
+    return [bytearray(row) for row in zip(*columns, strict=True)]
 
 
 def _half(plane: list[bytearray]) -> list[bytearray]:
@@ -450,14 +475,17 @@ _frame_cache: dict[tuple, bytes] = {}
 _frame_cache_lock = threading.Lock()
 
 
-def synthetic_jpeg(*, angle_deg: float, label: str, width: int, height: int, seed: int) -> bytes:
-    """A rendered frame as JPEG bytes (deterministic; cached, since sessions repeat frames)."""
-    key = (round(angle_deg, 3), label, width, height, seed)
+def synthetic_jpeg(
+    *, angle_deg: float, label: str, width: int, height: int, seed: int, blur: int = 0
+) -> bytes:
+    """A rendered frame as JPEG bytes (deterministic; cached, since sessions repeat frames);
+    ``blur`` renders it out of focus, so that QC fails its sharpness."""
+    key = (round(angle_deg, 3), label, width, height, seed, blur)
     with _frame_cache_lock:
         cached = _frame_cache.get(key)
     if cached is not None:
         return cached
-    planes = render_turntable_frame(angle_deg, width=width, height=height, seed=seed)
+    planes = render_turntable_frame(angle_deg, width=width, height=height, seed=seed, blur=blur)
     data = encode_jpeg(*planes, comment=f"360 Imaging device simulator: {label}")
     with _frame_cache_lock:
         _frame_cache[key] = data

@@ -36,6 +36,7 @@ class Event(models.Model):
         REJECTED = "rejected", "Rejected"
         RESHOOT_REQUESTED = "reshoot_requested", "Reshoot requested"
         RESHOOT_FULFILLED = "reshoot_fulfilled", "Reshoot fulfilled"
+        RESHOOT_DISMISSED = "reshoot_dismissed", "Reshoot dismissed"
         DEVICE_ENROLLED = "device_enrolled", "Device enrolled"
         DEVICE_REVOKED = "device_revoked", "Device revoked"
 

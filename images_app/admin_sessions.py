@@ -33,6 +33,7 @@ from accounts.admin_scoping import (
     SiteFilter,
     is_platform_operator,
     may_administer,
+    may_dismiss_reshoot,
     may_publish,
     may_reject,
     may_request_reshoot,
@@ -40,7 +41,7 @@ from accounts.admin_scoping import (
 from images_app import selectors as image_selectors
 from images_app import storage
 from images_app.models import Image, ImageSignature, ReshootItem
-from images_app.review import image_reject, reshoot_request
+from images_app.review import image_reject, reshoot_dismiss, reshoot_request
 from images_app.rules import (
     REJECT_REASONS,
     THUMB_KEYS,
@@ -111,6 +112,14 @@ def publish_messages(outcome: PublishOutcome) -> list[tuple[int, str]]:
                 messages.ERROR,
                 f"Held back {len(outcome.blocked_by_coverage)} image(s): the shot list is not "
                 "fully covered, and this organisation publishes only complete sessions.",
+            )
+        )
+    if outcome.blocked_by_reshoot:
+        said.append(
+            (
+                messages.ERROR,
+                f"Held back {len(outcome.blocked_by_reshoot)} image(s) that failed QC: this "
+                "organisation requires a reshoot (accept them as they are under Reshoots).",
             )
         )
     if outcome.not_publishable:
@@ -506,6 +515,7 @@ class CaptureSessionAdmin(ScopedAdmin):
             "reprocess_selected": (may_administer, self._reprocess_selected),
             "reject_selected": (may_reject, self._reject_selected),
             "request_missing": (may_request_reshoot, self._request_missing),
+            "dismiss_reshoot": (may_dismiss_reshoot, self._dismiss_reshoot),
             "abandon": (may_publish, self._abandon),
         }
         if action not in handlers:
@@ -611,6 +621,25 @@ class CaptureSessionAdmin(ScopedAdmin):
             )
         else:
             self.message_user(request, "Nothing is missing.", messages.INFO)
+
+    def _dismiss_reshoot(self, request: HttpRequest, session: CaptureSession) -> None:
+        """ "Accept as is": close one open reshoot item of this session."""
+        try:
+            item_id = uuid.UUID(request.POST.get("reshoot", ""))
+        except ValueError:
+            item_id = None
+        item = ReshootItem.objects.filter(session_id=session.pk, pk=item_id).first()
+        if item is None:
+            self.message_user(request, "No such reshoot item.", messages.ERROR)
+            return
+        try:
+            reshoot_dismiss(item=item, actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.WARNING)
+            return
+        self.message_user(
+            request, f"Accepted {item} as it is; the device no longer retakes it.", messages.SUCCESS
+        )
 
     def _abandon(self, request: HttpRequest, session: CaptureSession) -> None:
         try:
@@ -741,6 +770,7 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         "template_coverage": _template_strip(session=session, images=images),
         "reshoots": reshoot_pairs(session=session, images=images, urls=urls),
         "can_reject": may_reject(user),
+        "can_dismiss": may_dismiss_reshoot(user),
         "missing_count": may_request_reshoot(user)
         and sum(
             len(coverage.missing)

@@ -14,13 +14,22 @@ class ImagesConfig(AppConfig):
         # in every process (services enqueue them by name, images_app/queue.py).
         del metrics, tasks
         health.readiness_check("storage", storage.bucket_check)
-        self._session_detail_reshoots()
+        self._session_detail_extras()
 
     @staticmethod
-    def _session_detail_reshoots() -> None:
-        """``GET /v1/sessions/{id}`` shows the session's open reshoot items."""
-        from images_app.api.review_serializers import RESHOOT_ITEM, ReshootItemOutput
-        from images_app.selectors import session_reshoots_open
+    def _session_detail_extras() -> None:
+        """``GET /v1/sessions/{id}`` shows the session's open reshoot items and its frames.
+
+        Whatever changes either bumps the session's ``detail_version`` in its transaction
+        (``sessions_app.services.session_detail_changed``), or adds an image (which changes
+        the session's image count): both make the detail's ETag."""
+        from images_app.api.review_serializers import (
+            FRAME,
+            RESHOOT_ITEM,
+            FrameOutput,
+            ReshootItemOutput,
+        )
+        from images_app.selectors import session_frames, session_reshoots_open
         from sessions_app.api.extras import session_detail_extra
 
         session_detail_extra(
@@ -33,5 +42,16 @@ class ImagesConfig(AppConfig):
                 for row in session_reshoots_open(
                     session_id=session_id, columns=RESHOOT_ITEM.columns
                 )
+            ],
+        )
+        session_detail_extra(
+            "frames",
+            field=FrameOutput(
+                many=True,
+                help_text="Every image of the session: its processing state and QC verdict, "
+                "by frame or shot, then upload order.",
+            ),
+            read=lambda session_id: [
+                FRAME.write(frame) for frame in session_frames(session_id=session_id)
             ],
         )

@@ -120,6 +120,10 @@ class ReshootItem(models.Model):
     Status: ``open → fulfilled`` when a replacement (or the missing shot) is processed and
     passes QC; ``open → cancelled`` when the reviewer publishes or accepts it anyway.
     At most one open item per frame or shot of a session: a second rejection adds to it.
+
+    ``automatic``: made by the server when the image failed QC (the org's ``qc_reshoot``
+    policy; ``requested_by`` is null); ``required``: the policy is ``require``, so the image
+    cannot be published while the item is open (images_app/review.py).
     """
 
     class Status(models.TextChoices):
@@ -151,6 +155,12 @@ class ReshootItem(models.Model):
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     replacement = models.ForeignKey(
         Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="fulfilled_items"
+    )
+    automatic = models.BooleanField(default=False)
+    required = models.BooleanField(default=False)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
     class Meta:
@@ -255,7 +265,8 @@ class DuplicateDismissal(models.Model):
 
 
 class CheckPolicy(models.Model):
-    """An organisation's choices for the spin and duplicate checks (defaults: warn)."""
+    """An organisation's choices for the spin and duplicate checks (defaults: warn), and
+    whether a QC failure asks the device for a reshoot at once (default: off)."""
 
     class SpinHealth(models.TextChoices):
         WARN = "warn", "Warn"
@@ -265,6 +276,11 @@ class CheckPolicy(models.Model):
         WARN = "warn", "Warn"
         REJECT = "reject", "Reject automatically as a duplicate"
 
+    class QcReshoot(models.TextChoices):
+        OFF = "off", "Off"
+        SUGGEST = "suggest", "Suggest a reshoot of a frame that fails QC"
+        REQUIRE = "require", "Require it: the frame is not published until retaken or accepted"
+
     org = models.OneToOneField(
         Organization, on_delete=models.CASCADE, primary_key=True, related_name="check_policy"
     )
@@ -273,6 +289,16 @@ class CheckPolicy(models.Model):
     )
     duplicates = models.CharField(max_length=8, choices=Duplicates.choices, default=Duplicates.WARN)
     duplicate_window_days = models.PositiveSmallIntegerField(default=90)
+    qc_reshoot = models.CharField(
+        max_length=8,
+        choices=QcReshoot.choices,
+        default=QcReshoot.OFF,
+        help_text="Reshoot on QC failure: an automatic reshoot item as soon as a frame fails.",
+    )
+
+    class Meta:
+        verbose_name = "check policy"
+        verbose_name_plural = "check policies"
 
     def __str__(self) -> str:
         return f"checks of {self.org_id}"

@@ -11,8 +11,18 @@ the device.
   finished session, only while the item is open. ``reshoots_fulfil`` closes the items a
   processed image answers once it passes QC, or once a reviewer publishes it anyway.
 
-Every change takes the session's row lock first (items are per session) and records its
-events in the same transaction, like the rest of the image services.
+Automatic items (the org's ``CheckPolicy.qc_reshoot``): ``reshoot_automatic`` adds one, in
+the transaction that marks an image processed, when the image fails QC (sharpness →
+``blurred``, exposure → ``underexposed`` / ``overexposed``); ``automatic`` is true and
+``requested_by`` null. With ``suggest`` it is a to-do for the device like a reviewer's;
+with ``require`` (``required`` true) the failed image cannot be published while the item
+is open (``reshoot_required_gate``, a 409 ``RESHOOT_REQUIRED``): a replacement that passes
+QC fulfils it, or a reviewer dismisses it ("accept as is", ``reshoot_dismiss``), which
+makes the image publishable again.
+
+Every change takes the session's row lock first (items are per session), bumps the
+session's detail version (its ETag) and records its events in the same transaction, like
+the rest of the image services.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from images_app.models import Image, ReshootItem
 from images_app.rules import REJECT_REASONS
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession
+from sessions_app.services import session_detail_changed
 
 REJECTABLE = (Image.Status.PROCESSED, Image.Status.PUBLISHED)
 NOTE_MAX_LENGTH = 1000
@@ -81,6 +92,8 @@ def _note_clean(note: str | None) -> str:
 
 
 def _session_lock(session_id: uuid.UUID) -> CaptureSession:
+    """The session's row, locked for this transaction, its detail version bumped."""
+    session_detail_changed(session_id=session_id)
     return CaptureSession.objects.select_for_update().get(pk=session_id)
 
 
@@ -102,6 +115,8 @@ def _item_add(
     shot_name: str | None,
     reasons: list[str],
     note: str,
+    automatic: bool = False,
+    required: bool = False,
 ) -> ReshootItem:
     """The open item for this frame or shot, created or with these reasons added. The
     caller holds the session's lock."""
@@ -123,6 +138,8 @@ def _item_add(
             reasons=reasons,
             note=note,
             requested_by=_user_of(actor),
+            automatic=automatic,
+            required=required,
         )
     else:
         item.reasons = [code for code in REJECT_REASONS if code in {*item.reasons, *reasons}]
@@ -143,10 +160,117 @@ def _item_add(
             "frame_index": frame_index,
             "shot_name": shot_name,
             "reasons": reasons,
+            "automatic": automatic,
+            "required": item.required,
         },
         **actor_fields(actor),
     )
     return item
+
+
+def reshoot_automatic(
+    *, session: CaptureSession, image: Image, reasons: list[str], required: bool
+) -> ReshootItem:
+    """The automatic item for an image that failed QC (``reasons`` from
+    ``rules.qc_failure_reasons``); call it in the transaction that marks the image
+    processed, holding the session's row. An item already open for the frame or shot (a
+    reviewer's, or the one a failed replacement answers) gets the reasons added instead."""
+    return _item_add(
+        session=session,
+        actor=None,
+        image=image,
+        frame_index=image.frame_index,
+        angle_deg=image.angle_deg,
+        shot_name=image.shot_name,
+        reasons=reasons,
+        note="",
+        automatic=True,
+        required=required,
+    )
+
+
+def reshoot_required_gate(*, image: Image) -> None:
+    """Refuse to publish an image while a required automatic item asks for it again."""
+    item = (
+        ReshootItem.objects.filter(
+            session_id=image.session_id,
+            image_id=image.pk,
+            status=ReshootItem.Status.OPEN,
+            required=True,
+        )
+        .only("id", "reasons")
+        .first()
+    )
+    if item is not None:
+        raise ApplicationError(
+            "RESHOOT_REQUIRED",
+            "This image failed QC and the organisation requires a reshoot: upload a "
+            "replacement, or dismiss the reshoot item to accept it as is.",
+            status_code=http.HTTP_409_CONFLICT,
+            details={"reshoot_id": str(item.pk), "reasons": item.reasons},
+        )
+
+
+def reshoot_dismiss(*, item: ReshootItem, actor: Any, note: str | None = "") -> ReshootItem:
+    """``open → cancelled``: a reviewer accepts the frame as it is ("accept as is"). Any
+    open item may be dismissed, automatic or not; dismissing a dismissed item changes
+    nothing; a fulfilled one is a 409."""
+    note = _note_clean(note)
+    with transaction.atomic():
+        _session_lock(item.session_id)
+        locked = ReshootItem.objects.select_for_update().get(pk=item.pk)
+        if locked.status == ReshootItem.Status.CANCELLED:
+            return locked
+        if locked.status != ReshootItem.Status.OPEN:
+            raise ApplicationError(
+                "INVALID_TRANSITION",
+                f"Only open reshoot items can be dismissed; this one is {locked.status}.",
+                status_code=http.HTTP_409_CONFLICT,
+                details={"status": locked.status},
+            )
+        _dismissed(locked, actor=actor, note=note)
+    return locked
+
+
+def _dismissed(item: ReshootItem, *, actor: Any, note: str) -> None:
+    item.status = ReshootItem.Status.CANCELLED
+    item.dismissed_at = timezone.now()
+    item.dismissed_by = _user_of(actor)
+    if note:
+        item.note = f"{item.note}\n{note}".strip()[:NOTE_MAX_LENGTH]
+    item.save(update_fields=["status", "dismissed_at", "dismissed_by", "note"])
+    event_record(
+        org_id=item.org_id,
+        entity_type=Event.EntityType.SESSION,
+        entity_id=item.session_id,
+        type=Event.Type.RESHOOT_DISMISSED,
+        message=str(item),
+        meta={
+            "reshoot_id": str(item.pk),
+            "image_id": str(item.image_id) if item.image_id else None,
+            "automatic": item.automatic,
+            "required": item.required,
+            "note": note,
+        },
+        **actor_fields(actor),
+    )
+
+
+def reshoots_accepted(*, image: Image, actor: Any) -> list[ReshootItem]:
+    """A reviewer publishes an image that has an open automatic item of its own (a
+    suggested one; a required one refuses first): that is accepting it as is, so the item
+    is dismissed. Call it in the publishing transaction, which holds the session's row."""
+    items = list(
+        ReshootItem.objects.select_for_update().filter(
+            session_id=image.session_id,
+            image_id=image.pk,
+            status=ReshootItem.Status.OPEN,
+            automatic=True,
+        )
+    )
+    for item in items:
+        _dismissed(item, actor=actor, note="")
+    return items
 
 
 def image_reject(
@@ -303,7 +427,8 @@ def reshoot_open_for_place(
 def reshoots_fulfil(*, image: Image, actor: Any = None) -> list[ReshootItem]:
     """Close the open items ``image`` answers (it replaces their image, or takes their
     frame or shot); call it inside the transaction that made the image good: processed
-    with QC passed, or published by a reviewer."""
+    with QC passed, or published by a reviewer (which has bumped the session's detail
+    version already)."""
     condition = Q()
     if image.replaces_id is not None:
         condition |= Q(image_id=image.replaces_id)

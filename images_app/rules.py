@@ -83,3 +83,16 @@ def reject_reasons_suggested(qc: object) -> list[str]:
         )
         suggested.append("underexposed" if dark else "overexposed")
     return suggested
+
+
+def qc_failure_reasons(qc: object) -> list[str]:
+    """The reject reasons of the checks that *failed* (a warning is not a failure), for an
+    automatic reshoot item: sharpness → blurred, exposure → under- or overexposed."""
+    if not isinstance(qc, dict):
+        return []
+    failed = {
+        name: check
+        for name, check in qc.items()
+        if isinstance(check, dict) and check.get("status") == QC_FAIL
+    }
+    return reject_reasons_suggested(failed)

@@ -33,7 +33,14 @@ from django.db.models.functions import Coalesce
 from accounts.access import actor_of_shape, visibility_shape
 from accounts.actors import Actor
 from images_app.models import Image, ReshootItem
-from images_app.rules import QC_FAIL, QC_PASS, QC_WARN, THUMB_SMALL, qc_worst
+from images_app.rules import (
+    QC_FAIL,
+    QC_PASS,
+    QC_WARN,
+    THUMB_SMALL,
+    qc_worst,
+    reject_reasons_suggested,
+)
 from images_app.uploads import spin_angle
 from imaging.db import PreparedQuery
 from sessions_app.models import CaptureSession
@@ -397,6 +404,8 @@ RESHOOT_COLUMNS = (
     "created_at",
     "fulfilled_at",
     "replacement_id",
+    "automatic",
+    "required",
 )
 
 
@@ -405,6 +414,11 @@ def reshoots_visible_to(*, actor: Actor) -> QuerySet[ReshootItem]:
     return ReshootItem.objects.filter(
         org_id=actor.org_id, session__in=sessions_visible_to(actor=actor).values("pk")
     )
+
+
+def reshoot_get_visible(*, actor: Actor, reshoot_id: uuid.UUID) -> ReshootItem | None:
+    """One reshoot item of a session the actor sees, or None (another org's is None)."""
+    return reshoots_visible_to(actor=actor).filter(pk=reshoot_id).first()
 
 
 def reshoot_page(
@@ -445,6 +459,45 @@ def session_reshoots_open(
 
     A prepared read: the session detail asks for it on every poll."""
     return _open_reshoot_rows.rows(columns, session_id=session_id)
+
+
+# --- a session's frames, for the device ---------------------------------------------------
+
+FRAME_COLUMNS = (
+    "id",
+    "frame_index",
+    "angle_deg",
+    "shot_name",
+    "status",
+    "error",
+    "qc",
+    "replaces_id",
+    "created_at",
+)
+
+
+def _frame_data(row: dict[str, Any]) -> dict[str, Any]:
+    qc = row.pop("qc")
+    verdict = qc_verdict(qc)
+    row["qc"] = verdict
+    row["qc_reasons"] = reject_reasons_suggested(qc) if verdict in (QC_WARN, QC_FAIL) else []
+    return row
+
+
+_frame_rows = PreparedQuery(
+    lambda shape, *, session_id: (
+        Image.objects.filter(session_id=session_id)
+        .order_by("frame_index", "shot_name", "created_at", "id")
+        .values(*FRAME_COLUMNS)
+    )
+)
+
+
+def session_frames(*, session_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every image of a session (the caller already sees it) in one prepared query (the
+    session detail, which devices poll, reads it), by frame or shot then upload order: its
+    processing state and QC verdict, what a device may read."""
+    return [_frame_data(row) for row in _frame_rows.rows(None, session_id=session_id)]
 
 
 # --- shot-list coverage ------------------------------------------------------------------

@@ -41,13 +41,19 @@ from accounts.models import User
 from events_app.models import Event
 from events_app.services import actor_fields, event_record
 from images_app import duplicates, published_set, spin_health, storage, uploads
-from images_app.models import Image
+from images_app.models import CheckPolicy, Image
 from images_app.queue import image_process_enqueue, image_process_enqueue_on_commit
-from images_app.review import reshoots_fulfil
-from images_app.rules import QC_FAIL
+from images_app.review import (
+    reshoot_automatic,
+    reshoot_required_gate,
+    reshoots_accepted,
+    reshoots_fulfil,
+)
+from images_app.rules import QC_FAIL, qc_failure_reasons
 from imaging.api.errors import ApplicationError
 from imaging.db import PreparedQuery, id_list_text, in_id_list
 from sessions_app.models import CaptureSession
+from sessions_app.services import session_detail_changed, session_detail_changed_of_images
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +251,8 @@ def _image_claim(*, image_id: uuid.UUID, reclaim: bool) -> Image | None:
         claimable |= Q(status=Image.Status.PROCESSING)
     max_attempts = settings.PROCESS_MAX_ATTEMPTS
     with transaction.atomic():
+        # The session's row first (its detail shows the frame's status), as everywhere.
+        session_detail_changed_of_images(image_filter=Q(images__pk=image_id))
         claimed = Image.objects.filter(claimable, pk=image_id, attempts__lt=max_attempts).update(
             status=Image.Status.PROCESSING,
             attempts=F("attempts") + 1,
@@ -283,7 +291,9 @@ def _image_release(
         # The claim released is the current one (``_held``): no live claim holds this token
         # any more, so the next claim may get it again.
         changes["attempts"] = F("attempts") - 1
-    _held(image, token).update(**changes)
+    with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)
+        _held(image, token).update(**changes)
 
 
 def _image_release_quietly(*, image: Image, token: int, refund_attempt: bool = False) -> None:
@@ -299,6 +309,7 @@ def _image_fail(
 ) -> bool:
     """Fail the image while our claim holds; False when another attempt took it over."""
     with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)
         failed = _held(image, token).update(
             status=Image.Status.FAILED, error=code[:64], processed_at=timezone.now()
         )
@@ -353,7 +364,10 @@ def _image_objects_discard(*, image: Image) -> None:
 def _image_finish(
     *, image: Image, token: int, result: Any, thumb_keys: dict[str, str], size: int
 ) -> str:
+    """The result, its events and (the org's ``qc_reshoot`` policy) an automatic reshoot
+    item for a QC failure, in one transaction that takes the session's row first."""
     with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)
         written = _held(image, token).update(
             status=Image.Status.PROCESSED,
             width=result.width,
@@ -381,10 +395,27 @@ def _image_finish(
                 message="QC failed: " + ", ".join(failed_checks),
                 meta={"failed": failed_checks, "qc": result.qc},
             )
+            _qc_reshoot(image=image, qc=result.qc)
         else:
             # A replacement (or a missing shot) that passes QC answers its reshoot.
             reshoots_fulfil(image=image)
     return "processed"
+
+
+def _qc_reshoot(*, image: Image, qc: dict[str, Any]) -> None:
+    """The org's "reshoot on QC failure": an automatic reshoot item for the failed frame or
+    shot, in the caller's transaction (which holds the session's row)."""
+    mode = duplicates.policy_for(image.org_id).qc_reshoot
+    reasons = qc_failure_reasons(qc)
+    if mode == CheckPolicy.QcReshoot.OFF or not reasons:
+        return
+    session = CaptureSession.objects.select_for_update().get(pk=image.session_id)
+    reshoot_automatic(
+        session=session,
+        image=image,
+        reasons=reasons,
+        required=mode == CheckPolicy.QcReshoot.REQUIRE,
+    )
 
 
 # --- publish and reprocess ---------------------------------------------------------------
@@ -405,6 +436,7 @@ def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
     publication hears of it in the same transaction (``published_set``).
     """
     with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)  # the session's row first
         locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status == Image.Status.PUBLISHED:
             return locked
@@ -416,6 +448,7 @@ def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
                 details={"status": locked.status},
             )
         _coverage_gate(session_id=locked.session_id)
+        reshoot_required_gate(image=locked)  # the org's qc_reshoot policy is "require"
         duplicates.publish_check(image=locked)  # the org's duplicate and spin policies
         locked.status = Image.Status.PUBLISHED
         locked.published_at = timezone.now()
@@ -433,6 +466,7 @@ def image_publish(*, image: Image, actor: Any, _heard: bool = True) -> Image:
                 status=Image.Status.SUPERSEDED
             )
         reshoots_fulfil(image=locked, actor=actor)
+        reshoots_accepted(image=locked, actor=actor)
         if _heard:
             published_set.changed(
                 vehicle_ids=[locked.vehicle_id],
@@ -447,6 +481,7 @@ def image_unpublish(*, image: Image, actor: Any) -> Image:
     """``published → processed``: the photo leaves the vehicle's publication (in the same
     transaction); unpublishing an image that is not published changes nothing."""
     with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)
         locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status != Image.Status.PUBLISHED:
             return locked
@@ -491,6 +526,8 @@ class PublishOutcome:
     skipped_qc_failures: list[Image] = field(default_factory=list)
     # Held back: the session's shot list is not fully covered and its template blocks.
     blocked_by_coverage: list[Image] = field(default_factory=list)
+    # Held back: a required automatic reshoot item is open for it (qc_reshoot "require").
+    blocked_by_reshoot: list[Image] = field(default_factory=list)
 
 
 def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
@@ -508,6 +545,8 @@ def images_publish(*, images: Iterable[Image], actor: Any) -> PublishOutcome:
             except ApplicationError as exc:
                 if exc.code == "COVERAGE_INCOMPLETE":
                     outcome.blocked_by_coverage.append(image)
+                elif exc.code == "RESHOOT_REQUIRED":
+                    outcome.blocked_by_reshoot.append(image)
                 else:
                     outcome.not_publishable.append(image)
         published_set.changed(
@@ -530,6 +569,8 @@ def vehicle_published_set_replace(
     now = timezone.now()
     user = _user_of(actor)
     with transaction.atomic():
+        # The vehicle's sessions first (their frames' states change), then the images.
+        session_detail_changed_of_images(image_filter=Q(images__vehicle_id=vehicle_id))
         rows = list(
             Image.objects.select_for_update()
             .filter(vehicle_id=vehicle_id)
@@ -599,6 +640,7 @@ def image_reprocess(*, image: Image, actor: Any = None) -> bool:
     original was deleted (nothing left to process; nothing changes).
     """
     with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)
         reprocessable = Image.objects.filter(pk=image.pk, status__in=REPROCESSABLE).exclude(
             Q(status=Image.Status.FAILED) & ~Q(error__in=FAILURES_KEEPING_THE_ORIGINAL)
         )
@@ -768,6 +810,7 @@ def _session_objects_sweep(*, session: CaptureSession, now: datetime) -> list[st
 
 def _image_fail_missing(*, image: Image) -> bool:
     with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)
         failed = Image.objects.filter(pk=image.pk, status=Image.Status.PENDING).update(
             status=Image.Status.FAILED, error="upload_missing", processed_at=timezone.now()
         )
@@ -784,6 +827,7 @@ def _image_fail_missing(*, image: Image) -> bool:
 def _image_fail_device_revoked(*, image: Image) -> bool:
     """Fails an unreported upload of a revoked device and deletes its object."""
     with transaction.atomic():
+        session_detail_changed(session_id=image.session_id)
         failed = Image.objects.filter(
             pk=image.pk, status=Image.Status.PENDING, uploaded_at__isnull=True
         ).update(status=Image.Status.FAILED, error="device_revoked", processed_at=timezone.now())

@@ -88,6 +88,9 @@ class CaptureSession(models.Model):
     objects_swept_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Written by the image pipeline as each spin frame is processed (images_app/spin_health.py).
     spin_health = models.JSONField(null=True, blank=True, editable=False)
+    # Bumped in every transaction that changes what the apps above add to the session's
+    # detail (its frames, its reshoot items): with the row itself it makes the detail's ETag.
+    detail_version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -135,7 +135,10 @@ def _session_detail_query(
 ) -> QuerySet[dict[str, Any]]:
     visibility, columns = shape
     actor = actor_of_shape(visibility, org_id=org_id, principal_id=principal_id)
-    return sessions_visible_to(actor=actor).filter(pk=session_id).values(*columns)
+    sessions = sessions_visible_to(actor=actor).filter(pk=session_id)
+    if "image_count" in columns:
+        sessions = sessions.annotate(image_count=_image_count())
+    return sessions.values(*columns)
 
 
 _session_detail = PreparedQuery(_session_detail_query)
@@ -144,8 +147,8 @@ _session_detail = PreparedQuery(_session_detail_query)
 def session_detail_row(
     *, actor: Actor, session_id: uuid.UUID, columns: tuple[str, ...]
 ) -> dict[str, Any] | None:
-    """One session with ``columns`` (``values()`` names, what it embeds joined in), or None
-    if missing or not the caller's."""
+    """One session with ``columns`` (``values()`` names, what it embeds joined in;
+    ``image_count`` is there to ask for), or None if missing or not the caller's."""
     return _session_detail.first(
         (visibility_shape(actor), columns),
         org_id=actor.org_id,

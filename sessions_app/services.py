@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from rest_framework import status as http
 
@@ -381,3 +381,22 @@ def session_finished_write(
         request_id=request_id,
         **actor_fields(actor),
     )
+
+
+def session_detail_changed(*, session_id: uuid.UUID) -> None:
+    """Say that what an app above adds to the session's detail changed (its frames, its
+    reshoot items): bumps ``detail_version``, which the detail's ETag is made of.
+
+    Call it inside the transaction that made the change, before locking the image rows it
+    changes: the session row is locked first, as the review services do, so two writers
+    never wait on each other in opposite orders.
+    """
+    CaptureSession.objects.filter(pk=session_id).update(detail_version=F("detail_version") + 1)
+
+
+def session_detail_changed_of_images(*, image_filter: Q) -> None:
+    """``session_detail_changed`` for the sessions of the images ``image_filter`` names
+    (``Q`` on the images' reverse relation, e.g. ``Q(images__pk=...)``), in one statement."""
+    CaptureSession.objects.filter(
+        pk__in=CaptureSession.objects.filter(image_filter).values("pk")
+    ).update(detail_version=F("detail_version") + 1)

@@ -400,3 +400,23 @@ def test_a_corrupted_spin_shows_its_findings_in_the_api(
     health = api(reviewer).get(f"/v1/sessions/{session_id}").json()["spin_health"]
     assert health["status"] == "unhealthy"
     assert {(f["type"], f["frame_index"]) for f in health["findings"]} == expected
+
+
+def test_blurred_frames_are_spread_and_fail_qc():
+    from images_app import pipeline
+
+    assert device_sim.blurred_positions(6, 2) == [1, 3]
+    assert device_sim.blurred_positions(24, 3) == [1, 8, 16]
+    assert device_sim.blurred_positions(3, 9) == [1, 2]  # never the first frame
+    assert device_sim.blurred_positions(6, 0) == []
+    sharp, blurred = (
+        synthetic_frames.synthetic_jpeg(
+            angle_deg=30, label="f", width=320, height=240, seed=1, blur=blur
+        )
+        for blur in (0, device_sim.BLUR_RADIUS)
+    )
+    verdicts = [
+        pipeline.process_image_bytes(data, content_type="image/jpeg").qc["sharpness"]["status"]
+        for data in (sharp, blurred)
+    ]
+    assert verdicts == ["pass", "fail"]

@@ -6,13 +6,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from accounts.permissions import CanReject, CanRequestReshoot, IsUser
+from accounts.permissions import CanDismissReshoot, CanReject, CanRequestReshoot, IsUser
 from images_app import review, selectors
 from images_app.api.review_serializers import (
     RESHOOT_ITEM,
     ImageRejected,
     ImageRejectInput,
     ReshootCreateInput,
+    ReshootDismissInput,
     ReshootItemOutput,
     ReshootList,
     ReshootListQuery,
@@ -172,3 +173,50 @@ class ReshootListCreateView(ApiView):
             note=data.get("note", ""),
         )
         return Response(ReshootItemOutput(item).data, status=status.HTTP_201_CREATED)
+
+
+class ReshootDismissView(ApiView):
+    """``open → cancelled``: a reviewer accepts the frame or shot as it is. The usual end of
+    an automatic item the device should not retake; a required one stops blocking the
+    image's publishing."""
+
+    permission_classes = [IsUser, CanDismissReshoot]
+
+    @extend_schema(
+        request=ReshootDismissInput,
+        responses={
+            200: ReshootItemOutput,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                413,
+                415,
+                429,
+                reasons={
+                    400: "`VALIDATION_ERROR`: `note` too long or not text.",
+                    403: "`FORBIDDEN`: a device token, or a user without the reviewer or admin "
+                    "role.",
+                    404: "`NOT_FOUND`: no such reshoot item visible to the caller.",
+                    409: "`INVALID_TRANSITION`: the item is fulfilled already.",
+                },
+            ),
+        },
+        operation_id="reshoots_dismiss",
+        **described(
+            summary="Dismiss a reshoot item: accept its frame or shot as it is",
+            who="Reviewers and admins who may see the session's site.",
+            changes="`open → cancelled` (the device no longer sees it; a required automatic "
+            "item no longer blocks publishing its image); records `reshoot_dismissed`.",
+            idempotency="Dismissing a dismissed item changes nothing and answers 200.",
+        ),
+    )
+    def post(self, request, pk):
+        data = self.validated(ReshootDismissInput, request.data)
+        item = selectors.reshoot_get_visible(actor=self.actor, reshoot_id=pk)
+        if item is None:
+            raise _not_found("Reshoot item")
+        item = review.reshoot_dismiss(item=item, actor=self.actor, note=data.get("note", ""))
+        return Response(ReshootItemOutput(item).data)

@@ -64,9 +64,47 @@ class ReshootItemOutput(serializers.Serializer):
     replacement_image_id = serializers.UUIDField(
         source="replacement_id", allow_null=True, help_text="The image that fulfilled it."
     )
+    automatic = serializers.BooleanField(
+        help_text="Made by the server when the image failed QC (the organisation's "
+        "`qc_reshoot` policy), not by a reviewer."
+    )
+    required = serializers.BooleanField(
+        help_text="The policy is `require`: the image is not published until a replacement "
+        "passes QC or a reviewer dismisses the item."
+    )
+
+
+class FrameOutput(serializers.Serializer):
+    """One image of the session as the device may see it: where it goes, how far its
+    processing got and what QC said (never the picture itself)."""
+
+    id = serializers.UUIDField()
+    frame_index = serializers.IntegerField(allow_null=True, help_text="Spins: the frame.")
+    angle_deg = serializers.IntegerField(allow_null=True)
+    shot_name = serializers.CharField(allow_null=True, help_text="Stills: the shot.")
+    status = serializers.ChoiceField(
+        choices=Image.Status.choices,
+        help_text="pending (waiting for its bytes or a worker), processing, processed, "
+        "failed (see `error`), or where review took it: published, rejected, superseded.",
+    )
+    error = serializers.CharField(help_text="Why processing failed; empty otherwise.")
+    qc = serializers.CharField(
+        allow_null=True,
+        help_text="The QC verdict, the worst of the checks: pass, warn or fail; null until "
+        "processed.",
+    )
+    qc_reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What a warning or failure points at: blurred, underexposed, overexposed.",
+    )
+    replaces_image_id = serializers.UUIDField(
+        source="replaces_id", allow_null=True, help_text="The image this one replaces."
+    )
+    created_at = serializers.DateTimeField()
 
 
 RESHOOT_ITEM = ResponseWriter(ReshootItemOutput)
+FRAME = ResponseWriter(FrameOutput)
 ReshootList = page_serializer("ReshootList", ReshootItemOutput)
 
 
@@ -89,6 +127,12 @@ class ReshootCreateInput(InputSerializer):
         pattern_message="A shot name of the session's shot list.",
     )
     reasons = _reasons_field(required=False, default=list)
+    note = _note_field()
+
+
+class ReshootDismissInput(InputSerializer):
+    """Why the frame is accepted as it is (optional)."""
+
     note = _note_field()
 
 

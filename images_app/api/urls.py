@@ -10,4 +10,5 @@ urlpatterns = [
     path("images/<uuid:pk>/publish", views.ImagePublishView.as_view(), name="image-publish"),
     path("images/<uuid:pk>/reject", review.ImageRejectView.as_view(), name="image-reject"),
     path("reshoots", review.ReshootListCreateView.as_view(), name="reshoot-list"),
+    path("reshoots/<uuid:pk>/dismiss", review.ReshootDismissView.as_view(), name="reshoot-dismiss"),
 ]

@@ -137,7 +137,9 @@ class ImagePublishView(ApiView):
                     "and admins publish.",
                     404: "`NOT_FOUND`: no such image visible to the caller.",
                     409: "`INVALID_TRANSITION`: the image is not `processed` yet (or failed); "
-                    "`details.status` is its status.",
+                    "`details.status` is its status. `RESHOOT_REQUIRED`: the image failed QC "
+                    "and the organisation requires a reshoot (`details.reshoot_id`): upload "
+                    "a replacement or dismiss the item first.",
                 },
             ),
         },

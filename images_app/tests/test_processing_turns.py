@@ -130,3 +130,47 @@ def test_when_redis_fails_the_image_is_processed_anyway(queue, session, settings
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
 
     assert run(image) == "processed"
+
+
+def test_a_sessions_first_frame_goes_before_another_sessions_backlog(queue, org, site, session):
+    """Per-session turns within the org: the backlog of one session holds rounds 1..n, the
+    first frame of a session that starts meanwhile takes the next round."""
+    busy = photos(session, 1)[0]
+    backlog = photos(session, 4)
+    in_process(busy)
+    assert [run(image) for image in backlog] == ["waiting"] * 4
+    other_session = CaptureSessionFactory(org=org, site=site)
+    newest = uploaded(other_session, photo_jpeg((640, 480), seed=99))
+    assert run(newest) == "waiting"
+
+    woken = []
+    for n in range(5):
+        before = queue.image_ids()
+        freed = busy.id if n == 0 else None  # then the woken images never take their turn
+        fairness.turn_free_and_wake_next(org_id=org.id, image_id=freed, cap=1)
+        (next_id,) = queue.image_ids() - before
+        woken.append(next_id)
+    # One of the backlog, then the other session's frame (the same round, by id), then the
+    # rest of the backlog in its order.
+    assert set(woken[:2]) == {str(backlog[0].id), str(newest.id)}
+    assert woken[2:] == [str(image.id) for image in backlog[1:]]
+
+
+def test_sessions_take_turns_round_by_round(queue, org, site, session):
+    busy = photos(session, 1)[0]
+    in_process(busy)
+    second = CaptureSessionFactory(org=org, site=site)
+    a = photos(session, 3)
+    b = [uploaded(second, photo_jpeg((640, 480), seed=50 + n)) for n in range(3)]
+    for image in [*a, *b]:  # session a's backlog arrived first
+        assert run(image) == "waiting"
+
+    order = []
+    for n in range(6):
+        before = queue.image_ids()
+        freed = busy.id if n == 0 else None
+        fairness.turn_free_and_wake_next(org_id=org.id, image_id=freed, cap=1)
+        (next_id,) = queue.image_ids() - before
+        order.append(next_id)
+    rounds = [set(order[i : i + 2]) for i in range(0, 6, 2)]
+    assert rounds == [{str(a[n].id), str(b[n].id)} for n in range(3)]

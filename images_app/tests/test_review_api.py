@@ -375,16 +375,28 @@ def test_reshoot_items_are_written_as_their_serializer_writes_them(api, reviewer
     assert RESHOOT_ITEM.write(row) == ReshootItemOutput(ReshootItem.objects.get()).data
 
 
-def test_the_session_detail_reads_open_reshoots_in_one_prepared_query(
+def test_the_session_detail_reads_frames_and_open_reshoots_in_fixed_queries(
     api, reviewer, device, spin, django_assert_num_queries
 ):
     client = api(device)
     client.get(f"/v1/sessions/{spin.id}")  # warm
-    # The caller, the session, its open reshoot items: the same with none or four.
-    with django_assert_num_queries(3):
+    # The caller, the session, its open reshoot items, its frames: the same with none or four.
+    with django_assert_num_queries(4):
         client.get(f"/v1/sessions/{spin.id}")
     for index in range(4):
         reject(api(reviewer), frame(spin, index))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         detail = client.get(f"/v1/sessions/{spin.id}").json()
     assert [item["frame_index"] for item in detail["reshoots"]] == [0, 1, 2, 3]
+
+
+def test_frames_are_written_as_their_serializer_writes_them(api, reviewer, spin):
+    from images_app.api.review_serializers import FRAME, FrameOutput
+    from images_app.selectors import session_frames
+
+    frame(spin, 1)
+    frame(spin, 2, qc={"sharpness": {"score": 12.0, "status": "fail"}, "exposure": {}})
+    frames = session_frames(session_id=spin.id)
+
+    assert [FRAME.write(row) for row in frames] == FrameOutput(frames, many=True).data
+    assert frames[1]["qc"] == "fail" and frames[1]["qc_reasons"] == ["blurred"]

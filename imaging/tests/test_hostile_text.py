@@ -225,6 +225,7 @@ def _examples(ids: dict[str, str]) -> dict[str, tuple[str | None, list[Any]]]:
         "POST /v1/vehicles/{id}/publication/rollback": ("admin", [{"version": 1}]),
         "POST /v1/images/{id}/reject": ("admin", [{"reasons": ["blurred"], "note": "Rig shook"}]),
         "GET /v1/reshoots": ("device", []),
+        "POST /v1/reshoots/{id}/dismiss": ("admin", [{"note": "Fine as it is"}]),
         "POST /v1/reshoots": (
             "admin",
             [

@@ -304,7 +304,8 @@ def test_every_request_body_is_required(document):
         for operation in item.values()
         if "requestBody" in operation
     ]
-    assert len(bodies) == 9  # … the publication rollback, a rejection and a reshoot request
+    # … the publication rollback, a rejection, a reshoot request and its dismissal
+    assert len(bodies) == 10
     assert all(body["required"] for body in bodies)
 
 

@@ -4,16 +4,27 @@ Sessions know nothing of images, so an app above them that has something to say 
 session registers it here (in its ``AppConfig.ready``): ``images_app`` adds ``reshoots``,
 the session's open reshoot items. Each extra is a field for the schema and a function
 giving its value for a session id (the caller already sees the session).
+
+An app whose extra can change bumps the session's ``detail_version``
+(``sessions_app.services.session_detail_changed``) in the transaction that changes it: the
+detail's ETag is made of the session's row as the detail reads it (its vehicle, operator
+and device joined in), that version and the number of its images, so a conditional GET
+reads the session's row only. A new image (a presign) changes the count: presigning,
+the busiest write, neither locks nor updates the session's row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
+
+# Read with the detail's row: with the row's other columns they make the ETag.
+ETAG_COLUMNS = ("detail_version", "image_count")
 
 
 @dataclass(frozen=True)
@@ -33,3 +44,21 @@ def session_detail_extra(
 
 def detail_extras_data(session_id: uuid.UUID) -> dict[str, Any]:
     return {name: extra.read(session_id) for name, extra in DETAIL_EXTRAS.items()}
+
+
+def detail_etag(row: dict[str, Any]) -> str:
+    """The detail's strong ETag: a digest of the session's row as read (its
+    ``detail_version`` included) and the names of the registered extras, so a response of
+    another shape never matches."""
+    material = repr((sorted(DETAIL_EXTRAS), sorted(row.items())))
+    return '"' + hashlib.blake2b(material.encode(), digest_size=12).hexdigest() + '"'
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """``If-None-Match`` against ``etag`` (weak comparison, as RFC 9110 asks for it)."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in header.split(","))

@@ -6,7 +6,12 @@ import copy
 import uuid
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -16,7 +21,13 @@ from accounts.permissions import IsUser
 from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView, page_data
 from sessions_app import selectors, services
-from sessions_app.api.extras import DETAIL_EXTRAS, detail_extras_data
+from sessions_app.api.extras import (
+    DETAIL_EXTRAS,
+    ETAG_COLUMNS,
+    detail_etag,
+    detail_extras_data,
+    etag_matches,
+)
 from sessions_app.api.serializers import (
     SESSION_CREATE_REQUEST,
     SESSION_DETAIL,
@@ -173,27 +184,55 @@ class SessionDetailView(ApiView):
             raise NotFound()
         return session
 
-    def _detail(self, pk: uuid.UUID) -> dict:
+    def _row(self, pk: uuid.UUID) -> dict:
         row = selectors.session_detail_row(
-            actor=self.actor, session_id=pk, columns=SESSION_DETAIL.columns
+            actor=self.actor, session_id=pk, columns=(*SESSION_DETAIL.columns, *ETAG_COLUMNS)
         )
         if row is None:
             raise NotFound()
+        return row
+
+    def _detail(self, pk: uuid.UUID, row: dict | None = None) -> dict:
+        row = row if row is not None else self._row(pk)
         return {**session_detail_data(row), **detail_extras_data(pk)}
 
     @extend_schema(
         operation_id="sessions_retrieve",
         **described(
-            summary="One session with its vehicle, operator and device",
+            summary="One session with its vehicle, operator, device, frames and reshoot items",
             who="The device that started the session (at a site it may still use), or a "
             "user who may see the session's site.",
             changes="Nothing.",
-            idempotency="A read: always safe to repeat.",
+            idempotency="A read: always safe to repeat. Answers with an `ETag`; sent back "
+            "as `If-None-Match`, an unchanged session is a 304 without a body (it reads the "
+            "session's row only): poll it about every second while frames are processing, "
+            "less often when idle (docs/qc-feedback.md).",
         ),
-        responses={200: SessionDetailResponse, **error_responses(401, 404, 429)},
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="The `ETag` of an earlier answer: 304 while nothing changed.",
+            )
+        ],
+        responses={
+            200: SessionDetailResponse,
+            304: OpenApiResponse(
+                description="Not modified: the session, its frames and reshoot items are as "
+                "in the answer whose `ETag` was sent."
+            ),
+            **error_responses(401, 404, 429),
+        },
     )
     def get(self, request, pk: uuid.UUID):
-        return Response(self._detail(pk))
+        row = self._row(pk)
+        etag = detail_etag(row)
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(self._detail(pk, row), headers=headers)
 
     @extend_schema(
         operation_id="sessions_finish",

@@ -27,6 +27,7 @@ DETAIL_KEYS = {
     "started_at",
     "completed_at",
     "reshoots",  # additive: the open reshoot items (images_app)
+    "frames",  # additive: each image's processing state and QC verdict (images_app)
     "shot_list_template_id",  # additive: the template the shot list came from, or null
     "spin_health",  # additive: the spin checks (images_app/spin_health.py)
 }
@@ -347,7 +348,7 @@ def test_a_form_encoded_patch_is_unsupported(api, operator, session):
 
 
 @pytest.mark.parametrize("persona", ["admin", "operator", "device"])
-def test_a_detail_is_three_queries_for_every_kind_of_caller(
+def test_a_detail_is_four_queries_and_unchanged_two_for_every_kind_of_caller(
     api, request, org, site, operator, device, persona, django_assert_num_queries
 ):
     session = CaptureSessionFactory(org=org, site=site, operator=operator, device=device)
@@ -355,8 +356,13 @@ def test_a_detail_is_three_queries_for_every_kind_of_caller(
     assert client.get(url(session)).status_code == 200  # a device records last_seen_at
 
     # the caller (token authentication); the session with what it embeds, scoped; its open
-    # reshoot items (by the session's id, indexed)
-    with django_assert_num_queries(3):
+    # reshoot items and its frames (each by the session's id, indexed)
+    with django_assert_num_queries(4):
         response = client.get(url(session))
     assert response.status_code == 200
+
+    # unchanged: the caller and the session's row (its ETag), nothing else
+    with django_assert_num_queries(2):
+        again = client.get(url(session), HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
     assert response.json()["operator"] == {"id": str(operator.id), "name": operator.name}

@@ -24,7 +24,7 @@ from PIL import Image as PILImage
 from accounts.services import enrollment_code_create
 from accounts.tests.conftest import oidc_keys, oidc_provider  # noqa: F401 (fixtures)
 from images_app import services as image_services
-from images_app.models import Image
+from images_app.models import Image, ReshootItem
 from imaging.api.schema import EXAMPLES_PATH
 from tests.api_reference.schema_tools import (
     BodyValidator,
@@ -735,7 +735,7 @@ def walk_the_api(rec: Recorder, *, org, site, reviewer, provider, keys, settings
         token=device_token,
         params={"status": "someday"},
     )
-    rec.call(
+    frame_item = rec.call(
         "reshoots_create",
         "POST",
         "/v1/reshoots",
@@ -785,6 +785,80 @@ def walk_the_api(rec: Recorder, *, org, site, reviewer, provider, keys, settings
         token=user_token,
         body={"session_id": str(uuid.uuid4()), "frame_index": 2},
         document_request=False,
+    )
+    rec.call(
+        "reshoots_dismiss",
+        "POST",
+        f"/v1/reshoots/{frame_item['id']}/dismiss",
+        expect=200,
+        name="accepted",
+        summary="The reviewer accepts frame 2 as it is",
+        token=user_token,
+        body={"note": "Good enough for the listing"},
+    )
+    rec.call(
+        "reshoots_dismiss",
+        "POST",
+        f"/v1/reshoots/{frame_item['id']}/dismiss",
+        expect=400,
+        name="note_too_long",
+        summary="A note over 1000 characters",
+        token=user_token,
+        body={"note": "x" * 1001},
+        document_request=False,
+    )
+    # An item a replacement fulfilled (set here: the replacement's processing is elsewhere).
+    fulfilled = httpx.post(
+        rec.base_url + "/v1/reshoots",
+        json={"session_id": session["id"], "frame_index": 4},
+        headers={"Authorization": f"Bearer {user_token}"},
+    ).json()
+    ReshootItem.objects.filter(pk=fulfilled["id"]).update(status=ReshootItem.Status.FULFILLED)
+    rec.call(
+        "reshoots_dismiss",
+        "POST",
+        f"/v1/reshoots/{fulfilled['id']}/dismiss",
+        expect=409,
+        name="fulfilled",
+        summary="An item a replacement fulfilled already",
+        token=user_token,
+        body={},
+        document_request=False,
+    )
+    rec.call(
+        "reshoots_dismiss",
+        "POST",
+        f"/v1/reshoots/{frame_item['id']}/dismiss",
+        expect=403,
+        name="device",
+        summary="A device may not dismiss",
+        token=device_token,
+        body={},
+        document_request=False,
+    )
+    rec.call(
+        "reshoots_dismiss",
+        "POST",
+        f"/v1/reshoots/{uuid.uuid4()}/dismiss",
+        expect=404,
+        name="not_found",
+        summary="No such reshoot item",
+        token=user_token,
+        body={},
+        document_request=False,
+    )
+    etag = httpx.get(
+        rec.base_url + session_path, headers={"Authorization": f"Bearer {device_token}"}
+    ).headers["ETag"]
+    rec.call(
+        "sessions_retrieve",
+        "GET",
+        session_path,
+        expect=304,
+        name="not_modified",
+        summary="Nothing changed since the ETag sent as If-None-Match",
+        token=device_token,
+        headers={"If-None-Match": etag},
     )
     rec.call(
         "shot_list_templates_list",

@@ -16,6 +16,7 @@ import pytest
 
 from accounts.tests.factories import DeviceFactory, UserFactory
 from images_app.models import Image
+from images_app.review import reshoot_request
 from images_app.tests.image_factories import ImageFactory, processed
 from sessions_app.models import CaptureSession
 from sessions_app.tests.console import console, review_action_url, review_url
@@ -95,6 +96,12 @@ API = {
         "reviewer": (201, 201, 404, 404),
         "admin": (201, 201, 201, 404),
     },
+    "dismiss reshoot": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
 }
 
 # Creating a session names a site, not a session: own and colleague are the caller's site.
@@ -133,6 +140,11 @@ CONSOLE = {
         "admin": (302, 302, 302, 404),
     },
     "request missing frames": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    "accept reshoot as is": {
         "operator": (403, 403, 404, 404),
         "reviewer": (302, 302, 404, 404),
         "admin": (302, 302, 302, 404),
@@ -192,6 +204,9 @@ def _call(action: str, client, session: CaptureSession):
     if action == "request reshoot":
         body = {"session_id": str(session.id), "frame_index": 1, "reasons": ["cropped"]}
         return client.post("/v1/reshoots", body, format="json")
+    if action == "dismiss reshoot":
+        item = reshoot_request(session=session, actor=None, frame_index=1)
+        return client.post(f"/v1/reshoots/{item.id}/dismiss", {}, format="json")
     image = processed(ImageFactory(session=session, frame_index=0))
     if action == "reject image":
         return client.post(f"/v1/images/{image.id}/reject", {"reasons": ["blurred"]}, format="json")
@@ -270,10 +285,17 @@ def _console_call(action: str, client, session: CaptureSession):
         "reprocess": "reprocess_selected",
         "reject": "reject_selected",
         "request missing frames": "request_missing",
+        "accept reshoot as is": "dismiss_reshoot",
     }[action]
+    item = reshoot_request(session=session, actor=None, frame_index=2)
     return client.post(
         review_action_url(session),
-        {"action": name, "image": [str(image.pk)], "reasons": ["blurred"]},
+        {
+            "action": name,
+            "image": [str(image.pk)],
+            "reasons": ["blurred"],
+            "reshoot": str(item.pk),
+        },
     )
 
 

@@ -10,7 +10,8 @@ class Command(BaseCommand):
     help = (
         "Show or set an organisation's spin-health and duplicate-photo policy: warn (the "
         "default) or block publishing an unhealthy spin; warn or reject duplicates; the "
-        "duplicate window in days."
+        "duplicate window in days; reshoot on QC failure: off (the default), suggest or "
+        "require."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--spin-health", choices=CheckPolicy.SpinHealth.values)
         parser.add_argument("--duplicates", choices=CheckPolicy.Duplicates.values)
         parser.add_argument("--window-days", type=int, metavar="DAYS")
+        parser.add_argument("--qc-reshoot", choices=CheckPolicy.QcReshoot.values)
 
-    def handle(self, *args, org, spin_health, duplicates, window_days, **options):
+    def handle(self, *args, org, spin_health, duplicates, window_days, qc_reshoot, **options):
         try:
             organisation = Organization.objects.get(pk=uuid.UUID(org))
         except (ValueError, Organization.DoesNotExist) as exc:
@@ -31,6 +33,7 @@ class Command(BaseCommand):
             "spin_health": spin_health,
             "duplicates": duplicates,
             "duplicate_window_days": window_days,
+            "qc_reshoot": qc_reshoot,
         }
         for field, value in changes.items():
             if value is not None:
@@ -38,5 +41,6 @@ class Command(BaseCommand):
         policy.save()
         self.stdout.write(
             f"{organisation}: spin health {policy.spin_health}, duplicates "
-            f"{policy.duplicates}, window {policy.duplicate_window_days} days"
+            f"{policy.duplicates}, window {policy.duplicate_window_days} days, reshoot on QC "
+            f"failure {policy.qc_reshoot}"
         )
