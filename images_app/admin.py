@@ -20,15 +20,16 @@ from django.utils.timezone import localtime
 from accounts.actors import Actor
 from accounts.admin_scoping import ScopedAdmin, SiteFilter
 from events_app.models import Event
-from images_app import admin_duplicates, admin_events, selectors, storage
+from images_app import admin_check_policy, admin_duplicates, admin_events, selectors, storage
 from images_app.admin_sessions import image_label, publish_messages
 from images_app.models import FailedImage, Image
 from images_app.rules import QC_STATUSES, THUMB_LARGE, THUMB_SMALL
 from images_app.services import images_publish, images_reprocess
 
 # The audit log's console page lives here: scoping events needs who sees which session
-# and image, and the audit log itself (events_app) sits below both.
-del admin_events
+# and image, and the audit log itself (events_app) sits below both. The organisation's
+# checks (CheckPolicy) have their page in admin_check_policy.
+del admin_check_policy, admin_events
 
 
 class QcVerdictFilter(admin.SimpleListFilter):

@@ -15,7 +15,7 @@ import hashlib
 import pytest
 
 from accounts.tests.factories import DeviceFactory, UserFactory
-from images_app.models import Image
+from images_app.models import CheckPolicy, Image
 from images_app.tests.image_factories import ImageFactory, processed
 from sessions_app.models import CaptureSession
 from sessions_app.tests.console import console, review_action_url, review_url
@@ -135,6 +135,12 @@ CONSOLE = {
     "request missing frames": {
         "operator": (403, 403, 404, 404),
         "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    # The spin and duplicate checks of the session's organisation (CheckPolicy).
+    "edit org's checks": {
+        "operator": (403, 403, 403, 403),
+        "reviewer": (403, 403, 403, 403),
         "admin": (302, 302, 302, 404),
     },
 }
@@ -264,6 +270,12 @@ def _console_call(action: str, client, session: CaptureSession):
     image = processed(ImageFactory(session=session))
     if action == "open review page":
         return client.get(review_url(session))
+    if action == "edit org's checks":
+        policy, _ = CheckPolicy.objects.get_or_create(org_id=session.org_id)
+        return client.post(
+            f"/admin/images_app/checkpolicy/{policy.pk}/change/",
+            {"spin_health": "block", "duplicates": "reject", "duplicate_window_days": "30"},
+        )
     name = {
         "publish processed": "publish_processed",
         "abandon": "abandon",
@@ -300,6 +312,7 @@ def test_console_access_matrix(world, s3, action, actor, place, expected):
         assert set(Image.objects.filter(session=session).values_list("status", flat=True)) <= (
             before | {Image.Status.PROCESSED}
         )
+        assert not CheckPolicy.objects.exclude(spin_health="warn").exists()
 
 
 # --- the docs print this very table -------------------------------------------------------
