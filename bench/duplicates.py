@@ -19,8 +19,10 @@ Exits non-zero when a target fails.
    45 % "similar photos" (a rendered photo's hash with 8-20 bits flipped: another car of the
    same look in the same studio) and 5 % re-uploads (a stored hash with 0-3 bits flipped).
    Then 2,000 lookups run the production query (`duplicates._NEAR_SQL`), half near a stored
-   hash (0-3 bits flipped), half random; p50, p99 and the sizes of the table and indexes
-   are printed.
+   hash (0-3 bits flipped), half random, each followed by the floor (a primary-key read of
+   one random row, same connection) and by the same lookup unprepared; p50 and p99 of each,
+   the ratios to the floor, one lookup's EXPLAIN (ANALYZE, BUFFERS) and the sizes of the
+   table and indexes are printed.
 
 Target: p99 <= 5 ms for one lookup.
 """
@@ -241,7 +243,7 @@ def lookups(org: uuid.UUID, session: uuid.UUID, stored: list[int], rng: random.R
     settings' ``prepare_threshold``), as in production."""
     sql = duplicates._NEAR_SQL.replace("images_app_imagesignature", TABLE)
     since = datetime.now(UTC) - timedelta(days=90)
-    timings, floor, found = [], [], []
+    timings, floor, unprepared, found = [], [], [], []
     with connection.cursor() as cursor:
         params = duplicates.near_lookup_params(
             org_id=org, phash=stored[0], since=since, session_id=session
@@ -264,6 +266,11 @@ def lookups(org: uuid.UUID, session: uuid.UUID, stored: list[int], rng: random.R
             rows = cursor.fetchall()
             timings.append((time.perf_counter() - started) * 1000)
             found.append(len(rows))
+            # The same lookup planned afresh (psycopg's prepare=False), for comparison.
+            started = time.perf_counter()
+            cursor.cursor.execute(sql, params, prepare=False)
+            cursor.cursor.fetchall()
+            unprepared.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             cursor.execute(f"SELECT phash FROM {TABLE} WHERE image_id = %s", [ids[n % len(ids)]])
             cursor.fetchall()
@@ -283,6 +290,10 @@ def lookups(org: uuid.UUID, session: uuid.UUID, stored: list[int], rng: random.R
         f"({p50 / f50:.1f}x the floor), p99 {p99:.2f} ms ({p99 / f99:.1f}x the floor), "
         f"max {max(timings):.2f} ms; matches per lookup median "
         f"{statistics.median(found)}, max {max(found)}"
+    )
+    print(
+        f"  the same lookups unprepared (planned each time): p50 "
+        f"{percentile(unprepared, 0.5):.2f} ms, p99 {percentile(unprepared, 0.99):.2f} ms"
     )
     check("lookup p99", p99 <= P99_TARGET_MS, f"{p99:.2f} ms (target <= {P99_TARGET_MS} ms)")
 
