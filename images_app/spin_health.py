@@ -280,7 +280,7 @@ def _skips(frames, order, distance, angles, duplicates, moved, *, open_end) -> l
     for k in range(m - 1 if open_end else m):
         before, after = frames[kept[k]], frames[kept[(k + 1) % m]]
         neighbours = max(steps[k - 1], steps[(k + 1) % m])
-        if steps[k] > SKIP_DISTANCE_RATIO * neighbours:
+        if neighbours > 0 and steps[k] > SKIP_DISTANCE_RATIO * neighbours:
             findings.append(
                 _finding(
                     "skipped_angles",
