@@ -17,19 +17,19 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
-from accounts.access import ADMIN_ONLY, is_platform_operator
 from accounts.actors import Actor
 from accounts.admin_scoping import ScopedAdmin, SiteFilter
 from events_app.models import Event
-from images_app import admin_duplicates, admin_events, selectors, storage
+from images_app import admin_check_policy, admin_duplicates, admin_events, selectors, storage
 from images_app.admin_sessions import image_label, publish_messages
-from images_app.models import CheckPolicy, FailedImage, Image
+from images_app.models import FailedImage, Image
 from images_app.rules import QC_STATUSES, THUMB_LARGE, THUMB_SMALL
 from images_app.services import images_publish, images_reprocess
 
 # The audit log's console page lives here: scoping events needs who sees which session
-# and image, and the audit log itself (events_app) sits below both.
-del admin_events
+# and image, and the audit log itself (events_app) sits below both. The organisation's
+# checks (CheckPolicy) have their page in admin_check_policy.
+del admin_check_policy, admin_events
 
 
 class QcVerdictFilter(admin.SimpleListFilter):
@@ -274,32 +274,3 @@ class FailedImageAdmin(ImageAdmin):
             else ""
         )
         self.message_user(request, f"Sent {moved} image(s) back for processing.{note}")
-
-
-@admin.register(CheckPolicy)
-class CheckPolicyAdmin(ScopedAdmin):
-    """The organisation's checks: spin health, duplicates, and "reshoot on QC failure".
-    Org admins edit their own organisation's (one row, made here if it is missing)."""
-
-    view_roles = ADMIN_ONLY
-    list_display = ("org", "qc_reshoot", "spin_health", "duplicates", "duplicate_window_days")
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        fields = ["qc_reshoot", "spin_health", "duplicates", "duplicate_window_days"]
-        return ["org", *fields] if is_platform_operator(request.user) else fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        if is_platform_operator(request.user):
-            return True
-        return (
-            super().has_add_permission(request)
-            and not CheckPolicy.objects.filter(org_id=request.user.org_id).exists()
-        )
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_operator(request.user)
-
-    def save_model(self, request: HttpRequest, obj: CheckPolicy, form: Any, change: bool) -> None:
-        if not is_platform_operator(request.user):
-            obj.org_id = request.user.org_id  # never another organisation's
-        super().save_model(request, obj, form, change)

@@ -719,6 +719,12 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         .exclude(duplicate_state="")
         .values_list("image_id", "duplicate_state")
     )
+    health = session.spin_health if spin is not None else None
+    found_on: dict[str, set[str]] = {}
+    if isinstance(health, dict):
+        for finding in health.get("findings") or []:
+            if isinstance(finding, dict) and finding.get("image_id"):
+                found_on.setdefault(str(finding["image_id"]), set()).add(str(finding.get("type")))
     cards = [
         {
             "image": image,
@@ -726,7 +732,13 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
             "thumb": urls[image.pk].get(THUMB_MEDIUM),
             "qc_badges": _qc_badges(image),
             "qc_verdict": image_selectors.qc_verdict(image.qc),
-            "suggested": " ".join(reject_reasons_suggested(image.qc)),
+            "suggested": " ".join(
+                reject_reasons_suggested(
+                    image.qc,
+                    duplicate=bool(flagged.get(image.pk)),
+                    spin_findings=found_on.get(str(image.pk), ()),
+                )
+            ),
             "reject_labels": [REJECT_REASONS.get(code, code) for code in image.reject_reasons],
             "duplicate": flagged.get(image.pk),
             "duplicates_url": reverse("admin:images_app_image_duplicates", args=[image.pk]),
@@ -792,7 +804,7 @@ def review_context(request: HttpRequest, session: CaptureSession) -> dict[str, A
         "spin": spin,
         "stills": image_selectors.stills_coverage(session=session, images=images),
         "spin_frames": frames,
-        "spin_health": session.spin_health if spin is not None else None,
+        "spin_health": health,
         "preview_data": preview,
         "can_publish": may_publish(user),
         "can_reprocess": may_administer(user),

@@ -64,25 +64,36 @@ REJECT_REASONS: dict[str, str] = {
 }
 
 
-def reject_reasons_suggested(qc: object) -> list[str]:
-    """The reasons a QC result points at, for the console to pre-select: a failed (or
-    warned) sharpness check is a blurred photo; exposure by which end clips."""
-    if not isinstance(qc, dict):
-        return []
-    suggested = []
-    sharpness = qc.get("sharpness")
-    if isinstance(sharpness, dict) and sharpness.get("status") in (QC_WARN, QC_FAIL):
-        suggested.append("blurred")
-    exposure = qc.get("exposure")
-    if isinstance(exposure, dict) and exposure.get("status") in (QC_WARN, QC_FAIL):
-        shadows = exposure.get("clipped_shadows") or 0
-        highlights = exposure.get("clipped_highlights") or 0
-        mean = exposure.get("mean")
-        dark = shadows > highlights or (
-            isinstance(mean, int | float) and mean < 128 and not highlights
-        )
-        suggested.append("underexposed" if dark else "overexposed")
-    return suggested
+# Spin-health findings (images_app/spin_health.py) that make a frame the wrong angle.
+WRONG_ANGLE_FINDINGS = ("out_of_order", "duplicate")
+
+
+def reject_reasons_suggested(
+    qc: object, *, duplicate: bool = False, spin_findings: Iterable[str] = ()
+) -> list[str]:
+    """The reasons the checks point at, for the console to pre-select: a failed (or
+    warned) sharpness check is a blurred photo; exposure by which end clips; a photo flagged
+    as a duplicate of another (``duplicate``) a duplicate; a spin frame found out of order or
+    repeating its neighbour (``spin_findings``: the types of its findings) the wrong angle."""
+    suggested = set()
+    if isinstance(qc, dict):
+        sharpness = qc.get("sharpness")
+        if isinstance(sharpness, dict) and sharpness.get("status") in (QC_WARN, QC_FAIL):
+            suggested.add("blurred")
+        exposure = qc.get("exposure")
+        if isinstance(exposure, dict) and exposure.get("status") in (QC_WARN, QC_FAIL):
+            shadows = exposure.get("clipped_shadows") or 0
+            highlights = exposure.get("clipped_highlights") or 0
+            mean = exposure.get("mean")
+            dark = shadows > highlights or (
+                isinstance(mean, int | float) and mean < 128 and not highlights
+            )
+            suggested.add("underexposed" if dark else "overexposed")
+    if duplicate:
+        suggested.add("duplicate")
+    if set(spin_findings) & set(WRONG_ANGLE_FINDINGS):
+        suggested.add("wrong_angle")
+    return [code for code in REJECT_REASONS if code in suggested]
 
 
 def qc_failure_reasons(qc: object) -> list[str]:

@@ -8,12 +8,15 @@ order, on a closed circle (the last frame is followed by the first):
 - **duplicate**: a frame nearly identical to its neighbour (distance below
   `DUPLICATE_BELOW`, an absolute figure: a clean spin's closest neighbours are 0.02 apart,
   a re-upload or a re-shot of the same angle under 0.01);
-- **out of order**: a frame that, moved elsewhere, shortens the path through all frames by
-  more than `OUT_OF_ORDER_GAIN` times the usual step; frames are moved greedily (the worst
-  first) until no move pays, and each moved frame is named with the angle it fits;
+- **out of order**: on thumbnails reduced to 8x6 (`COARSE_FACTOR`), a frame that, moved
+  elsewhere (or exchanged with another), shortens the path through all frames by more than
+  `OUT_OF_ORDER_GAIN` usual steps and by at least `OUT_OF_ORDER_SHARE` of the picture
+  change around it; frames are moved greedily (the best move first) until no move pays,
+  and each moved frame is named with the position and angle it fits (a move one place
+  over names both neighbours); judged from `MIN_ORDER_FRAMES` frames;
 - **skipped angles**: from the angles, a step more than `SKIP_STEP_RATIO` times the usual
-  one; from the pictures (when the angles are consecutive), a step more than
-  `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
+  one; from the pictures (when the angles are consecutive and nothing was out of order), a
+  step more than `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
 - **turn direction**: the horizontal shift that best aligns each frame with the next (the
   vehicle's near side moves the way it turns); near side moving left is clockwise seen from
   above, right is counter-clockwise.
@@ -33,16 +36,32 @@ from typing import Any
 
 import numpy as np
 
+# A frame this close to its neighbour (full 64x48 thumbnails) repeats it.
 DUPLICATE_BELOW = 0.012
-OUT_OF_ORDER_GAIN = 0.9
-SKIP_STEP_RATIO = 1.5
+# Order is judged on thumbnails box-reduced by this factor (8x6): coarse enough that frames
+# two or three steps apart are still more alike than frames further apart, on the bicycle
+# too, whose full thumbnails change so much from one frame to the next that their distance
+# stops growing after one step.
+COARSE_FACTOR = 8
+# A move (or exchange) of frames is a finding when it saves more than this many usual steps
+# of the spin's path...
+OUT_OF_ORDER_GAIN = 0.35
+# ...and this share of the picture change around the frame (a local, scale-free figure).
+OUT_OF_ORDER_SHARE = 0.45
 # A far swap is undone in one exchange only when that saves clearly more than one move.
 SWAP_OVER_MOVE = 1.6
-SKIP_DISTANCE_RATIO = 2.6
+# Order is judged from this many frames (steps of 22.5° or less): in coarser spins frames
+# apart by a half turn (a side and the other side) look as alike as neighbours.
+MIN_ORDER_FRAMES = 16
+# From the angles: a gap this many times the usual angle step.
+SKIP_STEP_RATIO = 1.5
+# From the pictures (angles consecutive): a step this many times both neighbouring steps.
+SKIP_DISTANCE_RATIO = 1.35
 # Fewer frames than this is not a spin worth judging.
 MIN_FRAMES = 6
 # Horizontal shifts (in thumbnail pixels, of 64) tried between neighbouring frames.
 MAX_SHIFT = 4
+TINY_WIDTH, TINY_HEIGHT = 64, 48
 
 
 @dataclass(frozen=True)
@@ -67,16 +86,16 @@ def spin_health_assess(
     if n < MIN_FRAMES:
         return {"status": "unknown", "direction": None, "frames": n, "findings": []}
     thumbs = np.stack([_normalised(f.tiny) for f in frames])
-    distance = 1.0 - (thumbs @ thumbs.T) / thumbs.shape[1]
-    np.fill_diagonal(distance, 0.0)
+    same = _distances(thumbs)
+    distance = _distances(np.stack([_coarse(t) for t in thumbs]))
     findings: list[dict[str, Any]] = []
 
     order = list(range(n))
     steps = [distance[order[k], order[(k + 1) % n]] for k in range(n)]
-    usual = float(np.median(steps))
+    usual = max(float(np.median(steps)), 1e-9)
 
     for k in range(n):
-        if steps[k] < DUPLICATE_BELOW:
+        if same[k, (k + 1) % n] < DUPLICATE_BELOW:
             frame = frames[order[(k + 1) % n]]
             twin = frames[order[k]]
             findings.append(
@@ -89,26 +108,38 @@ def spin_health_assess(
             )
     duplicates = {f["frame_index"] for f in findings}
 
-    # Out of order: move the frame whose move shortens the circular path most, while a move
-    # saves more than OUT_OF_ORDER_GAIN usual steps. Duplicates stay where they are.
+    # Out of order: move the frame (or exchange the two frames) whose move shortens the
+    # circular path through the coarse thumbnails most, while the move saves more than
+    # OUT_OF_ORDER_GAIN usual steps *and* at least OUT_OF_ORDER_SHARE of the picture change
+    # around the frame (the second is what keeps a coarse spin, whose frames all differ a
+    # lot, from being reordered). Duplicates stay where they are. Under MIN_ORDER_FRAMES
+    # frames (steps over 22.5°), neighbouring frames differ too much to judge their order.
     moved: list[int] = []
-    for _ in range(max(1, n // 4)):
+    gains: dict[int, float] = {}  # usual steps saved
+    for _ in range(max(1, n // 4) if n >= MIN_ORDER_FRAMES else 0):
         fixed = {i for i in range(n) if frames[i].index in duplicates}
         move = _best_move(order, distance, skip=fixed)
         swap = _best_swap(order, distance, skip=fixed)
         if swap is not None and (move is None or swap[0] > SWAP_OVER_MOVE * move[0]):
-            if swap[0] <= OUT_OF_ORDER_GAIN * usual:
+            if swap[0] <= OUT_OF_ORDER_GAIN * usual or swap[1] < OUT_OF_ORDER_SHARE:
                 break
-            _, p, q = swap
+            gain, _, p, q = swap
             order[p], order[q] = order[q], order[p]
             moved += [order[p], order[q]]
+            gains.update({order[p]: gain / usual, order[q]: gain / usual})
             continue
-        if move is None or move[0] <= OUT_OF_ORDER_GAIN * usual:
+        if move is None or move[0] <= OUT_OF_ORDER_GAIN * usual or move[1] < OUT_OF_ORDER_SHARE:
             break
-        _, item, slot = move
+        gain, _, item, slot = move
+        before = order.index(item)
         order.remove(item)
         order.insert(slot, item)
-        moved.append(item)
+        # One place over is an exchange of neighbours: the frame now where it was is out of
+        # place too.
+        pair = [order[before]] if abs(slot - before) == 1 else []
+        for one in [item, *pair]:
+            moved.append(one)
+            gains[one] = gain / usual
     angles = [f.angle for f in frames]
     for item in dict.fromkeys(moved):
         position = order.index(item)
@@ -118,15 +149,19 @@ def spin_health_assess(
             _finding(
                 "out_of_order",
                 frame,
-                f"Frame {frame.index} belongs at position {fits.index}"
-                + (f" ({_deg(fits.angle)})." if fits.angle is not None else "."),
+                f"Frame {frame.index}"
+                + (f" ({_deg(frame.angle)})" if frame.angle is not None else "")
+                + f" belongs at position {fits.index}"
+                + (f" ({_deg(fits.angle)})" if fits.angle is not None else "")
+                + f": it looks like the frames there, and put there it makes the spin's path "
+                f"{gains[item]:.1f} usual steps shorter.",
                 fits_index=fits.index,
                 fits_angle=fits.angle,
             )
         )
 
     open_end = frame_count is not None and frames[-1].index < frame_count - 1
-    findings += _skips(frames, order, distance, angles, duplicates, open_end=open_end)
+    findings += _skips(frames, order, same, angles, duplicates, set(moved), open_end=open_end)
     direction = _direction(thumbs[order])
     return {
         "status": "unhealthy" if findings else "ok",
@@ -134,6 +169,22 @@ def spin_health_assess(
         "frames": n,
         "findings": sorted(findings, key=lambda f: (f["frame_index"], f["type"])),
     }
+
+
+def _distances(thumbs: np.ndarray) -> np.ndarray:
+    distance = 1.0 - (thumbs @ thumbs.T) / thumbs.shape[1]
+    np.fill_diagonal(distance, 0.0)
+    return distance
+
+
+def _coarse(thumb: np.ndarray) -> np.ndarray:
+    if thumb.size != TINY_WIDTH * TINY_HEIGHT:
+        return thumb
+    f = COARSE_FACTOR
+    small = thumb.reshape(TINY_HEIGHT // f, f, TINY_WIDTH // f, f).mean(axis=(1, 3)).ravel()
+    small = small - small.mean()
+    spread = small.std()
+    return small / spread if spread > 0 else small
 
 
 def _normalised(tiny: bytes) -> np.ndarray:
@@ -160,7 +211,8 @@ def _best_move(order: list[int], distance: np.ndarray, *, skip: set[int]):
             cost = distance[u, item] + distance[item, v] - distance[u, v]
             gain = saving - cost
             if best is None or gain > best[0]:
-                best = (gain, item, slot)
+                share = gain / max(distance[left, item] + distance[item, right], 1e-9)
+                best = (gain, share, item, slot)
     return best
 
 
@@ -184,11 +236,11 @@ def _best_swap(order: list[int], distance: np.ndarray, *, skip: set[int]):
             after = around(p, b, pl, pr) + around(q, a, ql, qr)
             gain = before - after
             if best is None or gain > best[0]:
-                best = (gain, p, q)
+                best = (gain, gain / max(before, 1e-9), p, q)
     return best
 
 
-def _skips(frames, order, distance, angles, duplicates, *, open_end) -> list[dict[str, Any]]:
+def _skips(frames, order, distance, angles, duplicates, moved, *, open_end) -> list[dict[str, Any]]:
     n = len(order)
     findings = []
     known = [a for a in angles if a is not None]
@@ -217,22 +269,26 @@ def _skips(frames, order, distance, angles, duplicates, *, open_end) -> list[dic
                     )
             if findings:
                 return findings
-    # From the pictures: a step far larger than both of its neighbours.
-    steps = [distance[order[k], order[(k + 1) % n]] for k in range(n)]
-    for k in range(n - 1 if open_end else n):
-        neighbours = max(steps[k - 1], steps[(k + 1) % n])
-        after = frames[order[(k + 1) % n]]
-        if after.index in duplicates or frames[order[k]].index in duplicates:
-            continue
-        if steps[k] > SKIP_DISTANCE_RATIO * neighbours:
+    # From the pictures: a step far larger than both of its neighbours, without the
+    # repeated frames. Not judged once frames were found out of order: the steps around a
+    # frame put back are not the spin's own.
+    if moved:
+        return findings
+    kept = [i for i in order if frames[i].index not in duplicates]
+    m = len(kept)
+    steps = [distance[kept[k], kept[(k + 1) % m]] for k in range(m)]
+    for k in range(m - 1 if open_end else m):
+        before, after = frames[kept[k]], frames[kept[(k + 1) % m]]
+        neighbours = max(steps[k - 1], steps[(k + 1) % m])
+        if neighbours > 0 and steps[k] > SKIP_DISTANCE_RATIO * neighbours:
             findings.append(
                 _finding(
                     "skipped_angles",
                     after,
-                    f"A jump before frame {after.index}: the picture changes "
-                    f"{steps[k] / neighbours:.1f} times more than around it.",
+                    f"A jump between frames {before.index} and {after.index}: the picture "
+                    f"changes {steps[k] / neighbours:.1f} times more than on either side.",
                     missing=1,
-                    after_index=frames[order[k]].index,
+                    after_index=before.index,
                 )
             )
     return findings

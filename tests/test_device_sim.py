@@ -6,9 +6,11 @@ the standard library alone, as the reference client device developers copy.
 
 from __future__ import annotations
 
+import html
 import http.server
 import io
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +29,7 @@ from accounts.services import enrollment_code_create
 from clients import device_sim, synthetic_frames
 from images_app.models import Image
 from sessions_app.models import CaptureSession
+from sessions_app.tests.console import console, review_url
 
 pytestmark = [
     pytest.mark.slow,
@@ -380,7 +383,8 @@ def test_generated_vins_have_a_correct_check_digit():
     ("corrupt", "expected"),
     [
         ("swap", {("out_of_order", 8), ("out_of_order", 14)}),
-        ("duplicate", {("duplicate", 9)}),
+        # The frame a third of the way round is shot twice and the next angle never.
+        ("duplicate", {("duplicate", 9), ("skipped_angles", 10)}),
         ("drop", {("skipped_angles", 9)}),
     ],
 )
@@ -400,6 +404,62 @@ def test_a_corrupted_spin_shows_its_findings_in_the_api(
     health = api(reviewer).get(f"/v1/sessions/{session_id}").json()["spin_health"]
     assert health["status"] == "unhealthy"
     assert {(f["type"], f["frame_index"]) for f in health["findings"]} == expected
+
+    # The console's review page: one line per finding, and the frames found out of place
+    # (or repeated) come with "Wrong angle" pre-selected to reject them.
+    session = CaptureSession.objects.get(pk=session_id)
+    page = console(reviewer).get(review_url(session)).content.decode()
+    assert 'id="spin-health" data-status="unhealthy"' in page
+    for finding in health["findings"]:
+        line = f'class="spin-{finding["type"]}" data-index="{finding["frame_index"]}">'
+        assert line + html.escape(finding["message"]) in page
+        if finding["type"] != "skipped_angles":
+            card = page.split(f'data-image-id="{finding["image_id"]}"', 1)[1].split(">", 1)[0]
+            (suggested,) = re.findall(r'data-suggested="([^"]*)"', card)
+            assert "wrong_angle" in suggested.split()
+
+
+def test_the_same_photos_uploaded_to_two_vins_are_flagged_on_both(
+    live_server, org, site, code, reviewer, api, tmp_path
+):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    car = Path(django_settings.BASE_DIR) / "images_app" / "tests" / "fixtures" / "spin"
+    for number in (1, 19):
+        name = f"12957_sp0640_{number:03d}.jpg"
+        (photos / name).write_bytes((car / "car_toyota_chr_evox_36" / name).read_bytes())
+
+    result = simulate(
+        *base_args(live_server.url, org, site, code),
+        "--photos",
+        str(photos),
+        "--frames",
+        "2",
+        "--sessions",
+        "2",
+        state=tmp_path / "s.json",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    sessions = [s["session_id"] for s in summary_of(result)["sessions"]]
+    assert len(sessions) == 2
+    images = list(Image.objects.select_related("vehicle"))
+    assert len(images) == 4 and len({image.vehicle.vin for image in images}) == 2
+    client = api(reviewer)
+    for image in images:
+        (copy,) = [
+            other for other in images if other.file_name == image.file_name and other.pk != image.pk
+        ]
+        duplicates = client.get(f"/v1/images/{image.pk}").json()["duplicates"]
+        assert [(d["image_id"], d["vin"], d["kind"], d["reason"]) for d in duplicates] == [
+            (str(copy.pk), copy.vehicle.vin, "exact", "possible_wrong_vehicle")
+        ]
+    for session_id in sessions:
+        session = CaptureSession.objects.get(pk=session_id)
+        page = console(reviewer).get(review_url(session)).content.decode()
+        assert page.count("Possible duplicate</a>") == 2
+        suggested = re.findall(r'data-suggested="([^"]*)"', page)
+        assert len(suggested) == 2 and all("duplicate" in s.split() for s in suggested)
 
 
 def test_blurred_frames_are_spread_and_fail_qc():

@@ -96,6 +96,20 @@ def clean(name: str) -> list[SpinFrame]:
     ]
 
 
+# Coarser spins made from the real ones: every 2nd and every 3rd frame (20-30° steps).
+COARSER = (2, 3)
+
+
+def clean_spins() -> dict[str, list[SpinFrame]]:
+    """The clean spins, and each taken every 2nd and every 3rd frame (renumbered)."""
+    spins = {}
+    for name in SPINS:
+        spins[name] = clean(name)
+        for step in COARSER:
+            spins[f"{name} every {step}"] = _renumber([f.tiny for f in clean(name)][::step])
+    return spins
+
+
 def _renumber(tinies: list[bytes]) -> list[SpinFrame]:
     n = len(tinies)
     return [SpinFrame(index=i, angle=round(i * 360 / n, 1), tiny=t) for i, t in enumerate(tinies)]
@@ -168,7 +182,9 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
         directions[name + " reversed"] = spin_health_assess(
             _renumber([f.tiny for f in clean(name)][::-1])
         )["direction"]
-    clean_alarms = {name: len(spin_health_assess(clean(name))["findings"]) for name in SPINS}
+    clean_alarms = {
+        name: len(spin_health_assess(frames)["findings"]) for name, frames in clean_spins().items()
+    }
     for variant in variants(seed=seed, per_kind=per_kind):
         report = spin_health_assess(variant.frames)
         n = len(variant.frames) + (2 if variant.kind == "drop" else 0)

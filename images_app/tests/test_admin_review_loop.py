@@ -97,6 +97,55 @@ def test_qc_preselects_the_likely_reasons():
     assert reject_reasons_suggested(None) == []
 
 
+def test_a_flagged_duplicate_and_a_spin_frame_out_of_place_preselect_their_reasons():
+    assert reject_reasons_suggested(None, duplicate=True) == ["duplicate"]
+    assert reject_reasons_suggested(None, spin_findings={"out_of_order"}) == ["wrong_angle"]
+    assert reject_reasons_suggested(None, spin_findings=["duplicate"]) == ["wrong_angle"]
+    # A gap is not this frame's fault: the frame after it is not the wrong angle.
+    assert reject_reasons_suggested(None, spin_findings=["skipped_angles"]) == []
+    blurred_copy = reject_reasons_suggested(
+        {"sharpness": {"status": "fail"}}, duplicate=True, spin_findings=["out_of_order"]
+    )
+    assert blurred_copy == ["blurred", "wrong_angle", "duplicate"]
+
+
+def test_the_review_page_preselects_duplicate_and_wrong_angle_from_the_checks(reviewer, spin):
+    from images_app.models import ImageSignature
+
+    swapped, copied, fine = frame(spin, 1), frame(spin, 2), frame(spin, 3)
+    for image, state in ((swapped, ""), (copied, "warn"), (fine, "")):
+        ImageSignature.objects.create(
+            image=image,
+            org_id=image.org_id,
+            vehicle_id=image.vehicle_id,
+            session_id=image.session_id,
+            frame_index=image.frame_index,
+            created_at=image.created_at,
+            sha256="0" * 64,
+            phash=image.frame_index,
+            band0=0,
+            band1=0,
+            band2=0,
+            band3=image.frame_index,
+            tiny=b"",
+            duplicate_state=state,
+        )
+    finding = {"type": "out_of_order", "frame_index": 1, "angle": 15.0, "message": "…"}
+    CaptureSession.objects.filter(pk=spin.pk).update(
+        spin_health={
+            "status": "unhealthy",
+            "direction": "clockwise",
+            "frames": 3,
+            "findings": [{**finding, "image_id": str(swapped.pk)}],
+        }
+    )
+    page = console(reviewer).get(review_url(spin)).content.decode()
+    suggested = dict(re.findall(r'data-image-id="([^"]+)"[^>]*data-suggested="([^"]*)"', page))
+    assert suggested[str(swapped.pk)] == "wrong_angle"
+    assert suggested[str(copied.pk)] == "duplicate"
+    assert suggested[str(fine.pk)] == ""
+
+
 def test_the_review_page_offers_the_suggestions_and_the_keys(reviewer, spin):
     frame(spin, 1, qc={"sharpness": {"score": 20.0, "status": "fail"}})
     page = console(reviewer).get(review_url(spin)).content.decode()

@@ -429,8 +429,9 @@ def test_an_org_admin_edits_only_their_own_check_policy(client, org, other_org):
     theirs = CheckPolicy.objects.create(org=other_org, qc_reshoot="require")
     client.force_login(admin)
 
+    client.get("/admin/images_app/checkpolicy/")  # the org's row, with the defaults
     response = client.post(
-        "/admin/images_app/checkpolicy/add/",
+        f"/admin/images_app/checkpolicy/{org.pk}/change/",
         {
             "qc_reshoot": "suggest",
             "spin_health": "warn",

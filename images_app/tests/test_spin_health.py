@@ -14,24 +14,50 @@ def measured():
     return spin_variants.evaluate(seed=16, per_kind=20)
 
 
-def test_clean_real_spins_raise_no_alarm(measured):
-    assert measured["clean_false_alarms"] == {name: 0 for name in spin_variants.SPINS}
+def test_clean_real_spins_raise_no_alarm_nor_do_coarser_ones(measured):
+    # The real spins, and each taken every 2nd and every 3rd frame (20-30° steps).
+    assert measured["clean_false_alarms"] == dict.fromkeys(spin_variants.clean_spins(), 0)
+    assert len(measured["clean_false_alarms"]) == 3 * len(spin_variants.SPINS)
 
 
-def test_duplicates_swaps_and_drops_are_found_with_the_documented_recall(measured):
+def test_duplicates_swaps_moves_and_drops_are_found_with_the_target_recall(measured):
     recall = measured["recall"]
-    assert recall["duplicate"] >= 1.0
-    assert recall["swap"] >= 0.95
-    assert recall["move"] >= 0.93
-    assert recall["swap_neighbours"] >= 0.78
-    assert recall["drop"] >= 1.0
+    for kind in ("duplicate", "swap_neighbours", "swap", "move", "drop"):
+        assert recall[kind] >= 0.95, kind
+
+
+def test_a_dropped_frame_with_the_rest_renumbered_is_found_half_the_time(measured):
+    # Below the target, documented in docs/spin-health.md: with the angles consecutive only
+    # the pictures tell, and a clean spin's own steps vary as much as a missing frame
+    # (the bicycle's most of all). A regression below the measured figure fails here.
+    assert measured["recall"]["drop_renumbered"] >= 0.53
 
 
 def test_findings_are_precise(measured):
-    precision = measured["precision"]
-    assert precision["duplicate"] >= 0.96
-    assert precision["out_of_order"] >= 0.97
-    assert precision["skipped_angles"] >= 0.96
+    for kind, precision in measured["precision"].items():
+        assert precision >= 0.95, kind
+
+
+def test_a_swap_of_neighbours_names_both_frames_with_the_angle_each_belongs_at():
+    frames = spin_variants.clean("car_toyota_chr_evox_36")
+    tinies = [f.tiny for f in frames]
+    tinies[12], tinies[13] = tinies[13], tinies[12]
+    swapped = [
+        SpinFrame(index=f.index, angle=f.angle, tiny=t) for f, t in zip(frames, tinies, strict=True)
+    ]
+    report = spin_health_assess(swapped)
+    found = {f["frame_index"]: f["fits_angle"] for f in report["findings"]}
+    assert found == {12: 130.0, 13: 120.0}
+    assert report["findings"][0]["message"].startswith("Frame 12 (120°) belongs at position 13")
+
+
+def test_a_dropped_frame_is_found_from_the_pictures_when_the_angles_are_consecutive():
+    frames = spin_variants.clean("car_toyota_chr_evox_36")
+    tinies = [f.tiny for f in frames]
+    del tinies[20]
+    report = spin_health_assess(spin_variants._renumber(tinies))
+    assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 20)]
+    assert "A jump between frames 19 and 20" in report["findings"][0]["message"]
 
 
 def test_the_turn_direction_flips_when_the_spin_is_reversed(measured):

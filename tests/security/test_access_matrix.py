@@ -15,7 +15,7 @@ import hashlib
 import pytest
 
 from accounts.tests.factories import DeviceFactory, UserFactory
-from images_app.models import Image
+from images_app.models import CheckPolicy, Image
 from images_app.review import reshoot_request
 from images_app.tests.image_factories import ImageFactory, processed
 from sessions_app.models import CaptureSession
@@ -149,6 +149,12 @@ CONSOLE = {
         "reviewer": (302, 302, 404, 404),
         "admin": (302, 302, 302, 404),
     },
+    # The spin and duplicate checks of the session's organisation (CheckPolicy).
+    "edit org's checks": {
+        "operator": (403, 403, 403, 403),
+        "reviewer": (403, 403, 403, 403),
+        "admin": (302, 302, 302, 404),
+    },
 }
 
 
@@ -279,6 +285,17 @@ def _console_call(action: str, client, session: CaptureSession):
     image = processed(ImageFactory(session=session))
     if action == "open review page":
         return client.get(review_url(session))
+    if action == "edit org's checks":
+        policy, _ = CheckPolicy.objects.get_or_create(org_id=session.org_id)
+        return client.post(
+            f"/admin/images_app/checkpolicy/{policy.pk}/change/",
+            {
+                "qc_reshoot": "suggest",
+                "spin_health": "block",
+                "duplicates": "reject",
+                "duplicate_window_days": "30",
+            },
+        )
     name = {
         "publish processed": "publish_processed",
         "abandon": "abandon",
@@ -322,6 +339,7 @@ def test_console_access_matrix(world, s3, action, actor, place, expected):
         assert set(Image.objects.filter(session=session).values_list("status", flat=True)) <= (
             before | {Image.Status.PROCESSED}
         )
+        assert not CheckPolicy.objects.exclude(spin_health="warn").exists()
 
 
 # --- the docs print this very table -------------------------------------------------------
