@@ -49,6 +49,10 @@ _rolling_back_to: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
+# The session's measured turn (images_app/spin_health.py) → the manifest's spelling.
+SPIN_DIRECTIONS = {"clockwise": "clockwise", "counter_clockwise": "counterclockwise"}
+
+
 def _user_of(actor: Any) -> User | None:
     if isinstance(actor, User):
         return actor
@@ -70,6 +74,7 @@ def live_content(*, vehicle_id: uuid.UUID) -> dict[str, Any]:
             "session_id",
             "session__started_at",
             "session__shot_list",
+            "session__spin_health",
             "angle_deg",
             "shot_name",
             "published_at",
@@ -89,6 +94,9 @@ def live_content(*, vehicle_id: uuid.UUID) -> dict[str, Any]:
             "frames": [str(r["id"]) for r in ordered],
             "angles": [r["angle_deg"] for r in ordered],
         }
+        direction = SPIN_DIRECTIONS.get((latest["session__spin_health"] or {}).get("direction"))
+        if direction is not None:  # unmeasured: the manifest's default
+            spin["direction"] = direction
     by_shot: dict[str, dict[str, Any]] = {}
     order: dict[str, int] = {}
     for row in rows:

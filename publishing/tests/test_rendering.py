@@ -164,6 +164,33 @@ def test_the_manifest_of_a_big_vehicle_takes_a_fixed_number_of_queries(org, site
     assert manifest["spin"]["frame_count"] == 72 and len(manifest["stills"]) == 30
 
 
+@pytest.mark.parametrize(
+    ("measured", "direction"),
+    [
+        ("counter_clockwise", "counterclockwise"),
+        ("clockwise", "clockwise"),
+        (None, "clockwise"),  # not measured (fewer than 6 frames, no clear turn): the default
+    ],
+)
+def test_the_manifest_says_which_way_the_spin_turns_as_its_health_measured(
+    org, site, reviewer, s3, measured, direction, django_capture_on_commit_callbacks
+):
+    session = CaptureSessionFactory(
+        org=org, site=site, mode="studio360", shot_list={"studio360": {"frame_count": 6}}
+    )
+    session.spin_health = {"status": "ok", "direction": measured, "frames": 6, "findings": []}
+    session.save(update_fields=["spin_health"])
+    frames = [photo(session, frame_index=i, angle_deg=i * 60, seed=40 + i) for i in range(6)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        images_publish(images=frames, actor=reviewer)
+
+    live = json.loads(
+        public_store.storage().open(public_store.manifest_key(session.vehicle_id)).read()
+    )
+    assert validate_manifest(live)["spin"]["direction"] == direction
+
+
 def test_the_sweeper_deletes_a_withdrawn_vehicles_renditions_after_the_grace_period(
     session, reviewer, settings, django_capture_on_commit_callbacks
 ):
