@@ -59,6 +59,56 @@ def test_an_original_narrower_than_the_smallest_width_keeps_its_own():
     assert sorted(result.files) == [("jpeg", 200), ("webp", 200)]
 
 
+@pytest.mark.parametrize(
+    ("size", "crop"),
+    [
+        ((1600, 1200), (1200, 900)),
+        ((1600, 1067), (1200, 900)),  # 3:2: the sides cut off
+        ((900, 1200), (900, 675)),  # portrait: the top and bottom cut off, never enlarged
+        ((1000, 750), (1000, 750)),
+        ((800, 600), (800, 600)),
+        ((760, 570), None),  # under 800x600: no crop
+        ((1200, 500), None),  # its 4:3 part is 666x500
+    ],
+)
+def test_the_4_3_crop_for_feeds_is_cut_from_the_centre_at_800x600_or_more(size, crop):
+    # The left and right twentieths red, the rest grey: a 4:3 centre crop of 3:2 is grey.
+    image = PILImage.new("RGB", size, (128, 128, 128))
+    image.paste((220, 0, 0), (0, 0, size[0] // 20, size[1]))
+    image.paste((220, 0, 0), (size[0] - size[0] // 20, 0, size[0], size[1]))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+
+    result = pipeline.web_renditions(buffer.getvalue(), content_type="image/jpeg")
+
+    if crop is None:
+        assert result.crop_4x3 is None
+        return
+    width, height, body = result.crop_4x3
+    out = PILImage.open(io.BytesIO(body))
+    assert (width, height) == out.size == crop and out.format == "JPEG"
+    assert not out.getexif() and "icc_profile" not in out.info
+    if size == (1600, 1067):
+        assert out.convert("RGB").getpixel((2, height // 2))[0] < 160  # the red is cut off
+
+
+def test_renditions_written_before_the_crop_existed_get_it_on_the_next_render(
+    session, reviewer, django_capture_on_commit_callbacks
+):
+    image = photo(session, shot_name="a", seed=7)
+    with django_capture_on_commit_callbacks(execute=True):
+        images_publish(images=[image], actor=reviewer)
+    rendition = Rendition.objects.get(sha256=image.content_sha256)
+    assert rendition.sizes[public_store.CROP_4X3] == [[1200, 900]]
+    del rendition.sizes[public_store.CROP_4X3]
+    rendition.save(update_fields=["sizes"])
+
+    assert services.renditions_ensure(image_ids=[str(image.id)]) == 1
+    rendition.refresh_from_db()
+    assert rendition.sizes[public_store.CROP_4X3] == [[1200, 900]]
+    assert public_store.exists(public_store.crop_4x3_key(sha256=image.content_sha256, width=1200))
+
+
 @pytest.fixture
 def session(org, site, s3):
     return CaptureSessionFactory(org=org, site=site, mode="stills", shot_list={"stills": []})
