@@ -248,7 +248,11 @@ class DuplicateDismissal(models.Model):
 
 
 class CheckPolicy(models.Model):
-    """An organisation's choices for the spin and duplicate checks (defaults: warn)."""
+    """An organisation's choices for the spin, duplicate and coverage checks (defaults: warn).
+
+    ``coverage``: block publishing any image of a session made from a shot-list template
+    until every required item is covered; a template's own
+    ``block_publishing_below_full_coverage`` blocks too (either one blocking blocks)."""
 
     class SpinHealth(models.TextChoices):
         WARN = "warn", "Warn"
@@ -258,6 +262,10 @@ class CheckPolicy(models.Model):
         WARN = "warn", "Warn"
         REJECT = "reject", "Reject automatically as a duplicate"
 
+    class Coverage(models.TextChoices):
+        WARN = "warn", "Warn"
+        BLOCK = "block", "Block publishing below 100 % required coverage"
+
     org = models.OneToOneField(
         Organization, on_delete=models.CASCADE, primary_key=True, related_name="check_policy"
     )
@@ -266,6 +274,7 @@ class CheckPolicy(models.Model):
     )
     duplicates = models.CharField(max_length=8, choices=Duplicates.choices, default=Duplicates.WARN)
     duplicate_window_days = models.PositiveSmallIntegerField(default=90)
+    coverage = models.CharField(max_length=8, choices=Coverage.choices, default=Coverage.WARN)
 
     def __str__(self) -> str:
         return f"checks of {self.org_id}"

@@ -8,9 +8,10 @@ from images_app.models import CheckPolicy
 
 class Command(BaseCommand):
     help = (
-        "Show or set an organisation's spin-health and duplicate-photo policy: warn (the "
-        "default) or block publishing an unhealthy spin; warn or reject duplicates; the "
-        "duplicate window in days."
+        "Show or set an organisation's spin-health, duplicate-photo and coverage policy: "
+        "warn (the default) or block publishing an unhealthy spin; warn or reject "
+        "duplicates; the duplicate window in days; warn or block publishing a session below "
+        "100 % of its shot-list template's required items."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--spin-health", choices=CheckPolicy.SpinHealth.values)
         parser.add_argument("--duplicates", choices=CheckPolicy.Duplicates.values)
         parser.add_argument("--window-days", type=int, metavar="DAYS")
+        parser.add_argument("--coverage", choices=CheckPolicy.Coverage.values)
 
-    def handle(self, *args, org, spin_health, duplicates, window_days, **options):
+    def handle(self, *args, org, spin_health, duplicates, window_days, coverage, **options):
         try:
             organisation = Organization.objects.get(pk=uuid.UUID(org))
         except (ValueError, Organization.DoesNotExist) as exc:
@@ -31,6 +33,7 @@ class Command(BaseCommand):
             "spin_health": spin_health,
             "duplicates": duplicates,
             "duplicate_window_days": window_days,
+            "coverage": coverage,
         }
         for field, value in changes.items():
             if value is not None:
@@ -38,5 +41,6 @@ class Command(BaseCommand):
         policy.save()
         self.stdout.write(
             f"{organisation}: spin health {policy.spin_health}, duplicates "
-            f"{policy.duplicates}, window {policy.duplicate_window_days} days"
+            f"{policy.duplicates}, window {policy.duplicate_window_days} days, coverage "
+            f"{policy.coverage}"
         )
