@@ -191,7 +191,8 @@ def main() -> int:
         load = os.getloadavg()[0]
         print(
             f"published {FRAMES} frames + {STILLS} stills (one version, "
-            f"{(FRAMES + STILLS) * 8} renditions) with {WORKER_PROCESSES} worker processes on "
+            f"{(FRAMES + STILLS) * 9} files: 4 widths x JPEG + WebP and the 4:3 crop) "
+            f"with {WORKER_PROCESSES} worker processes on "
             f"{os.cpu_count()} CPUs: commit → live manifest in {wall:.1f} s "
             f"({wall / (FRAMES + STILLS):.2f} s per image); the worker's CPU {cpu:.1f} s "
             f"({cpu / (FRAMES + STILLS):.2f} s per image); load average {load:.1f}"

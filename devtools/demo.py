@@ -1,12 +1,15 @@
 """The demo organisation `make run` seeds: idempotent, with dev-only credentials in var/.
 
 ``demo_seed()`` creates (or finds) Demo Motors with a site, an admin, a reviewer and an
-operator with generated passwords, a usable enrollment code, and two sessions that went
+operator with generated passwords, a usable enrollment code, and three sessions that went
 through the real upload and processing path (``image_upload_start`` → the store →
-``image_process``): a 24-frame ``studio360`` spin, published by the reviewer, and a
-``stills`` session with a shot list, processed and waiting for review. Every run after the
-first only checks; a session whose originals vanished from the store (a wiped
-``var/seaweedfs``) is captured again.
+``image_process``): a 24-frame ``studio360`` spin, published by the reviewer; a ``stills``
+session with a shot list, processed and waiting for review; and a 12-frame spin in the
+middle of the review loop (``demo_reshoots_seed``): the reviewer rejected two frames, the
+device sent a replacement for one (its reshoot item fulfilled, shown side by side with
+the original) and the other's item is still open. Every run after the first only checks;
+a session whose originals vanished from the store (a wiped ``var/seaweedfs``) is captured
+again.
 
 The photos are rendered here, deterministically (same bytes every run): the turntable scene
 of ``clients/synthetic_frames.py`` drawn with Pillow at 1600x1067, anti-aliased, with studio
@@ -53,6 +56,15 @@ class DemoSession:
     mode: str
     shot_list: dict[str, Any]
     publish: bool
+    # The car's colour (``BODY_COLOURS``), where the turntable starts (degrees), and the
+    # frames photographed with a flaw.
+    seed: int = 0
+    start_deg: float = 0.0
+    flaws: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def frame_count(self) -> int:
+        return self.shot_list.get(self.mode, {}).get("frame_count", 0)
 
 
 SPIN = DemoSession(
@@ -68,6 +80,23 @@ STILLS = DemoSession(
     mode="stills",
     shot_list={"stills": list(STILL_SHOTS)},
     publish=False,
+)
+RESHOOT_FRAMES = 12
+# The review loop under way: frame 3 was blurred (rejected, a retake fulfilled it), frame 8
+# caught a reflection (rejected, its reshoot still open).
+RESHOOT_REJECTS = (
+    (3, "blurred", ["blurred"], "Camera moved; hold the turntable still."),
+    (8, "glare", ["glare"], "Softbox reflection on the door."),
+)
+RESHOOT = DemoSession(
+    stock="DEMO-RESHOOT",
+    vin="2T3WFREV8JW360003",
+    mode="studio360",
+    shot_list={"studio360": {"frame_count": RESHOOT_FRAMES}},
+    publish=False,
+    seed=1,
+    start_deg=10.0,  # not the other spin's angles: no look-alike photos across vehicles
+    flaws=tuple((index, flaw) for index, flaw, _, _ in RESHOOT_REJECTS),
 )
 
 Progress = Callable[[str], None]
@@ -88,7 +117,11 @@ def demo_seed(*, sessions: bool = True, progress: Progress | None = None) -> dic
         site = Site.objects.get(pk=result["site_id"])
         operator = User.objects.get(email="operator@demo.example")
         reviewer = User.objects.get(email="reviewer@demo.example")
-        for key, spec in (("spin_session_id", SPIN), ("stills_session_id", STILLS)):
+        for key, spec in (
+            ("spin_session_id", SPIN),
+            ("stills_session_id", STILLS),
+            ("reshoot_session_id", RESHOOT),
+        ):
             session = demo_session_seed(
                 spec=spec, org=org, site=site, operator=operator, reviewer=reviewer,
                 progress=progress,
@@ -96,7 +129,53 @@ def demo_seed(*, sessions: bool = True, progress: Progress | None = None) -> dic
             result[key] = str(session.id)
             if spec.publish:
                 result.update(demo_publication_live(session=session, reviewer=reviewer))
+            if spec is RESHOOT:
+                demo_reshoots_seed(
+                    session=session, operator=operator, reviewer=reviewer, progress=progress
+                )
     return result
+
+
+def demo_reshoots_seed(
+    *, session, operator: User, reviewer: User, progress: Progress | None = None
+):
+    """The reviewer rejects the flawed frames (each a reshoot item for the device) and the
+    device sends a retake of the first, which fulfils its item once processed: the review
+    page's side-by-side view. Each step only if not done yet."""
+    from images_app import storage
+    from images_app.models import Image
+    from images_app.review import image_reject
+    from images_app.services import image_process
+    from images_app.uploads import image_upload_start
+
+    originals = {
+        image.frame_index: image
+        for image in Image.objects.filter(session=session, replaces__isnull=True).order_by(
+            "created_at"
+        )
+    }
+    for index, _flaw, reasons, note in RESHOOT_REJECTS:
+        image = originals.get(index)
+        if image is not None and image.status == Image.Status.PROCESSED:
+            image_reject(image=image, actor=reviewer, reasons=reasons, note=note)
+    index = RESHOOT_REJECTS[0][0]
+    original = originals.get(index)
+    if original is None or Image.objects.filter(replaces=original).exists():
+        return
+    data = _photo(RESHOOT, _Shot(file_name=f"spin_{index:02d}_retake.jpg", frame_index=index))
+    actor = Actor(kind="user", org_id=session.org_id, user=operator)
+    image, _ = image_upload_start(
+        actor=actor,
+        session_id=session.id,
+        file_name=f"spin_{index:02d}_retake.jpg",
+        content_type=Image.ContentType.JPEG,
+        content_sha256=hashlib.sha256(data).hexdigest(),
+        replaces_image_id=original.id,
+    )
+    storage.put_bytes(key=image.storage_key, data=data, content_type=image.content_type)
+    image_process(image_id=image.id)
+    if progress:
+        progress(f"{RESHOOT.stock} spin_{index:02d}_retake.jpg")
 
 
 def demo_publication_live(*, session, reviewer: User) -> dict[str, str]:
@@ -168,16 +247,18 @@ class _Shot:
 def _shots(spec: DemoSession) -> list[_Shot]:
     if spec.mode == "stills":
         return [_Shot(file_name=f"{name}.jpg", shot_name=name) for name in STILL_SHOTS]
-    return [_Shot(file_name=f"spin_{i:02d}.jpg", frame_index=i) for i in range(SPIN_FRAMES)]
+    return [_Shot(file_name=f"spin_{i:02d}.jpg", frame_index=i) for i in range(spec.frame_count)]
 
 
-def _photo(spec: DemoSession, shot: _Shot) -> bytes:
+def _photo(spec: DemoSession, shot: _Shot, *, flawed: bool = False) -> bytes:
     if shot.shot_name is not None:
         angle = STILL_SHOTS[shot.shot_name]
         if angle is None:
             return render_interior_photo(shot.shot_name)
         return render_turntable_photo(angle, seed=2)
-    return render_turntable_photo(shot.frame_index * 360 / SPIN_FRAMES, seed=0)
+    flaw = dict(spec.flaws).get(shot.frame_index) if flawed else None
+    angle = spec.start_deg + shot.frame_index * 360 / spec.frame_count
+    return render_turntable_photo(angle, seed=spec.seed, flaw=flaw)
 
 
 def demo_session_seed(
@@ -229,7 +310,7 @@ def demo_session_seed(
             continue
         if session.is_finished:
             break  # finished before this photo was taken; nothing more can be added
-        data = _photo(spec, shot)
+        data = _photo(spec, shot, flawed=True)
         image, _ = image_upload_start(
             actor=actor,
             session_id=session.id,
@@ -261,7 +342,8 @@ def _originals_missing(session) -> bool:
 
 
 def demo_photo_count() -> int:
-    return len(_shots(SPIN)) + len(_shots(STILLS))
+    # The reshoot session's frames and the retake of one.
+    return len(_shots(SPIN)) + len(_shots(STILLS)) + len(_shots(RESHOOT)) + 1
 
 
 # --- photos -----------------------------------------------------------------------------
@@ -325,10 +407,12 @@ def _grain(image, seed: int):
     return PILImage.fromarray(np.clip(pixels + noise[..., None], 0, 255).astype(np.uint8))
 
 
-def render_turntable_photo(angle_deg: float, *, seed: int = 0) -> bytes:
-    """The car at this turntable angle, as a photo-like JPEG (deterministic)."""
+def render_turntable_photo(angle_deg: float, *, seed: int = 0, flaw: str | None = None) -> bytes:
+    """The car at this turntable angle, as a photo-like JPEG (deterministic). ``flaw``:
+    ``blurred`` (the camera moved) or ``glare`` (a softbox reflection), for a reviewer to
+    reject."""
     from PIL import Image as PILImage
-    from PIL import ImageDraw
+    from PIL import ImageDraw, ImageFilter
 
     from clients.synthetic_frames import BODY_COLOURS, turntable_scene
 
@@ -341,8 +425,18 @@ def render_turntable_photo(angle_deg: float, *, seed: int = 0) -> bytes:
         if shape.role == "car":
             draw.polygon(shape.points, fill=shape.rgb)
     photo = canvas.resize((width, height), PILImage.Resampling.LANCZOS)
+    if flaw == "blurred":
+        photo = photo.filter(ImageFilter.GaussianBlur(width / 200))
+    elif flaw == "glare":
+        mask = PILImage.new("L", (width, height), 0)
+        ImageDraw.Draw(mask).ellipse(
+            (width * 0.42, height * 0.38, width * 0.62, height * 0.52), fill=235
+        )
+        mask = mask.filter(ImageFilter.GaussianBlur(width / 60))
+        photo.paste(PILImage.new("RGB", (width, height), (255, 255, 250)), (0, 0), mask)
     grain_seed = seed * 1000 + round(angle_deg * 10)
-    return _jpeg_with_exif(_grain(photo, grain_seed), note=f"turntable {angle_deg:g}")
+    note = f"turntable {angle_deg:g}" + (f" ({flaw})" if flaw else "")
+    return _jpeg_with_exif(_grain(photo, grain_seed), note=note)
 
 
 def render_interior_photo(name: str) -> bytes:

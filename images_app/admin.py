@@ -1,4 +1,4 @@
-"""The console's images: thumbnails, QC, the publish and reprocess actions.
+"""The console's images: thumbnails, QC, the publish, reject and reprocess actions.
 
 Everything here is read-only: an image's status changes only through the services
 (``image_publish``, ``image_reprocess``), never by editing a field.
@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -18,13 +20,15 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from accounts.actors import Actor
-from accounts.admin_scoping import ScopedAdmin, SiteFilter
+from accounts.admin_scoping import ScopedAdmin, SiteFilter, may_reject
 from events_app.models import Event
 from images_app import admin_check_policy, admin_duplicates, admin_events, selectors, storage
 from images_app.admin_sessions import image_label, publish_messages
 from images_app.models import FailedImage, Image
-from images_app.rules import QC_STATUSES, THUMB_LARGE, THUMB_SMALL
+from images_app.review import NOTE_MAX_LENGTH, image_reject, reasons_clean
+from images_app.rules import QC_STATUSES, REJECT_REASONS, THUMB_LARGE, THUMB_SMALL
 from images_app.services import images_publish, images_reprocess
+from imaging.api.errors import ApplicationError
 
 # The audit log's console page lives here: scoping events needs who sees which session
 # and image, and the audit log itself (events_app) sits below both. The organisation's
@@ -89,7 +93,7 @@ class ImageAdmin(ScopedAdmin):
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     list_per_page = 50
-    actions = ("publish", "reprocess")
+    actions = ("publish", "reject", "reprocess")
     fieldsets = (
         (None, {"fields": ("preview", "label", "session_link", "status", "error")}),
         ("Quality checks", {"fields": ("qc_summary",)}),
@@ -129,6 +133,9 @@ class ImageAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_reject_permission(self, request: HttpRequest) -> bool:
+        return may_reject(request.user)
 
     # --- columns and fields
 
@@ -196,6 +203,72 @@ class ImageAdmin(ScopedAdmin):
         outcome = images_publish(images=list(queryset), actor=request.user)
         for level, text in publish_messages(outcome):
             self.message_user(request, text, level)
+
+    @admin.action(description="Reject selected images…", permissions=["reject"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """First a page asking why (the reasons, a note) for the selected images; its form
+        posts back here with ``apply``, and each image is rejected (a reshoot requested)."""
+        images = list(queryset.order_by("session_id", "frame_index", "shot_name", "created_at"))
+        reasons = request.POST.getlist("reasons")
+        note = request.POST.get("note", "")
+        error = None
+        if "apply" in request.POST:
+            try:
+                reasons = reasons_clean(reasons)
+            except ApplicationError:
+                error = "Choose at least one reason."
+            if len(note.strip()) > NOTE_MAX_LENGTH:
+                error = f"The note has at most {NOTE_MAX_LENGTH} characters."
+            if error is None:
+                self._reject(request, images, reasons=reasons, note=note)
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject images",
+            "opts": self.opts,
+            "images": [
+                (image, thumbnail(image, THUMB_SMALL, width=96), image_label(image))
+                for image in images
+            ],
+            "reasons": [
+                {"code": code, "label": label, "checked": code in reasons}
+                for code, label in REJECT_REASONS.items()
+            ],
+            "note": note,
+            "note_max_length": NOTE_MAX_LENGTH,
+            "error": error,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/images_app/image/reject.html", context)
+
+    def _reject(
+        self, request: HttpRequest, images: list[Image], *, reasons: list[str], note: str
+    ) -> None:
+        rejected, left = [], []
+        for image in images:
+            try:
+                image_reject(image=image, actor=request.user, reasons=reasons, note=note)
+            except ApplicationError as exc:
+                if exc.code != "INVALID_TRANSITION":
+                    raise
+                left.append(image)
+            else:
+                rejected.append(image)
+        if rejected:
+            labels = ", ".join(REJECT_REASONS[code] for code in reasons).lower()
+            self.message_user(
+                request,
+                f"Rejected {len(rejected)} image(s) ({labels}); a reshoot is requested.",
+                messages.SUCCESS,
+            )
+        if left:
+            self.message_user(
+                request,
+                f"Left {len(left)} image(s) that are not processed or published: "
+                + ", ".join(f"{image_label(i)} ({i.status})" for i in left)
+                + ".",
+                messages.WARNING,
+            )
 
     @admin.action(description="Reprocess selected images", permissions=["administer"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -22,8 +22,22 @@ class CheckPolicyAdmin(ScopedAdmin):
     view_roles = ADMIN_ONLY
     manage_roles = ADMIN_ONLY
     # Listed one by one: a field added to the model is shown only once it is added here.
-    fields = ("org", "qc_reshoot", "spin_health", "duplicates", "duplicate_window_days")
-    list_display = ("org", "qc_reshoot", "spin_health", "duplicates", "duplicate_window_days")
+    fields = (
+        "org",
+        "qc_reshoot",
+        "spin_health",
+        "duplicates",
+        "duplicate_window_days",
+        "coverage",
+    )
+    list_display = (
+        "org",
+        "qc_reshoot",
+        "spin_health",
+        "duplicates",
+        "duplicate_window_days",
+        "coverage",
+    )
     list_select_related = ("org",)
     ordering = ("org__name",)
 

@@ -847,7 +847,7 @@ def _template_strip(*, session: CaptureSession, images: list[Image]) -> dict[str
         "cells": cells,
         "percent": coverage.percent,
         "missing": [c["label"] for c in cells if c["required"] and c["state"] != "covered"],
-        "blocks": template.block_publishing_below_full_coverage,
+        "blocks": image_selectors.coverage_blocks(session=session),
     }
 
 

@@ -265,8 +265,12 @@ class DuplicateDismissal(models.Model):
 
 
 class CheckPolicy(models.Model):
-    """An organisation's choices for the spin and duplicate checks (defaults: warn), and
-    whether a QC failure asks the device for a reshoot at once (default: off)."""
+    """An organisation's choices for the spin, duplicate and coverage checks (defaults: warn),
+    and whether a QC failure asks the device for a reshoot at once (default: off).
+
+    ``coverage``: block publishing any image of a session made from a shot-list template
+    until every required item is covered; a template's own
+    ``block_publishing_below_full_coverage`` blocks too (either one blocking blocks)."""
 
     class SpinHealth(models.TextChoices):
         WARN = "warn", "Warn"
@@ -281,6 +285,10 @@ class CheckPolicy(models.Model):
         SUGGEST = "suggest", "Suggest a reshoot of a frame that fails QC"
         REQUIRE = "require", "Require it: the frame is not published until retaken or accepted"
 
+    class Coverage(models.TextChoices):
+        WARN = "warn", "Warn"
+        BLOCK = "block", "Block publishing below 100 % required coverage"
+
     org = models.OneToOneField(
         Organization, on_delete=models.CASCADE, primary_key=True, related_name="check_policy"
     )
@@ -289,6 +297,7 @@ class CheckPolicy(models.Model):
     )
     duplicates = models.CharField(max_length=8, choices=Duplicates.choices, default=Duplicates.WARN)
     duplicate_window_days = models.PositiveSmallIntegerField(default=90)
+    coverage = models.CharField(max_length=8, choices=Coverage.choices, default=Coverage.WARN)
     qc_reshoot = models.CharField(
         max_length=8,
         choices=QcReshoot.choices,

@@ -83,6 +83,7 @@ from images_app.rules import (
     RENDITION_FORMATS,
     RENDITION_WIDTHS,
     THUMB_SIZES,
+    crop_4x3_size,
     qc_worst,
 )
 
@@ -535,12 +536,14 @@ def _thumbnails_encode(preview: UprightPreview) -> dict[int, bytes]:
 @dataclass(frozen=True)
 class WebRenditions:
     """A published photo for the web: ``files[(format, width)] = (height, bytes)``, the
-    upright original size, and a tiny JPEG placeholder (bytes)."""
+    upright original size, a tiny JPEG placeholder (bytes), and the 4:3 centre crop for
+    listing feeds, ``(width, height, JPEG bytes)``, when the photo covers 800 x 600."""
 
     width: int
     height: int
     files: dict[tuple[str, int], tuple[int, bytes]]
     placeholder: bytes
+    crop_4x3: tuple[int, int, bytes] | None = None
 
 
 def web_renditions(
@@ -561,6 +564,7 @@ def web_renditions(
     )
     widths = [w for w in RENDITION_WIDTHS if w <= preview.width] or [preview.width]
     image = preview.image
+    crop = _crop_4x3(image)
     files: dict[tuple[str, int], tuple[int, bytes]] = {}
     for width in sorted(widths, reverse=True):
         height = max(1, round(preview.height * width / preview.width))
@@ -578,8 +582,29 @@ def web_renditions(
     buffer = io.BytesIO()
     tiny.save(buffer, "JPEG", quality=40)
     return WebRenditions(
-        width=preview.width, height=preview.height, files=files, placeholder=buffer.getvalue()
+        width=preview.width,
+        height=preview.height,
+        files=files,
+        placeholder=buffer.getvalue(),
+        crop_4x3=crop,
     )
+
+
+def _crop_4x3(image: Image.Image) -> tuple[int, int, bytes] | None:
+    """The 4:3 centre crop of the decoded (upright, sRGB) photo, as a JPEG; None when it
+    would be under 800 x 600. Cut and resized in one Lanczos pass (``box``)."""
+    size = crop_4x3_size(image.width, image.height)
+    if size is None:
+        return None
+    across = min(image.width, image.height * 4 / 3)
+    down = across * 3 / 4
+    left, top = (image.width - across) / 2, (image.height - down) / 2
+    cropped = image.resize(
+        size, Image.Resampling.LANCZOS, box=(left, top, left + across, top + down)
+    )
+    buffer = io.BytesIO()
+    cropped.save(buffer, "JPEG", quality=RENDITION_JPEG_QUALITY, progressive=True)
+    return size[0], size[1], buffer.getvalue()
 
 
 def _to_srgb(image: Image.Image, icc_profile: bytes) -> Image.Image:

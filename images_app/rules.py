@@ -42,6 +42,21 @@ RENDITION_FORMATS = ("jpeg", "webp")
 RENDITION_CONTENT_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp"}
 # The placeholder painted before any rendition arrives: a tiny JPEG as a data URI.
 PLACEHOLDER_WIDTH = 16
+# A 4:3 centre crop for listing feeds that take only 4:3 images (Google vehicle ads):
+# CROP_4X3_WIDTH wide (never enlarged), made only when the crop is at least
+# CROP_4X3_MIN_WIDTH wide (800 x 600). JPEG only.
+CROP_4X3_WIDTH = 1200
+CROP_4X3_MIN_WIDTH = 800
+
+
+def crop_4x3_size(width: int, height: int) -> tuple[int, int] | None:
+    """The size of the 4:3 centre crop of an image of ``width`` x ``height`` (the decoded
+    web preview), exactly 4:3, or None when it would be under the minimum."""
+    across = min(width, height * 4 // 3)
+    out = min(CROP_4X3_WIDTH, across) // 4 * 4
+    if out < CROP_4X3_MIN_WIDTH:
+        return None
+    return out, out * 3 // 4
 
 
 # Why a reviewer rejects a photo: a fixed list (the API refuses anything else), in the order

@@ -32,7 +32,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.access import actor_of_shape, visibility_shape
 from accounts.actors import Actor
-from images_app.models import Image, ReshootItem
+from images_app.models import CheckPolicy, Image, ReshootItem
 from images_app.rules import (
     QC_FAIL,
     QC_PASS,
@@ -528,6 +528,20 @@ def _covers(image: Image) -> bool:
     if image.status == Image.Status.PUBLISHED:
         return True
     return image.status == Image.Status.PROCESSED and qc_verdict(image.qc) != QC_FAIL
+
+
+def coverage_blocks(*, session: CaptureSession) -> bool:
+    """Whether publishing the session's images waits for 100 % required coverage: its
+    shot-list template says so, or its organisation's policy (``CheckPolicy.coverage``);
+    either one blocking blocks. A session made without a template has nothing required."""
+    template = session.shot_list_template
+    if template is None:
+        return False
+    if template.block_publishing_below_full_coverage:
+        return True
+    return CheckPolicy.objects.filter(
+        org_id=session.org_id, coverage=CheckPolicy.Coverage.BLOCK
+    ).exists()
 
 
 def template_coverage(

@@ -495,13 +495,13 @@ def image_unpublish(*, image: Image, actor: Any) -> Image:
 
 
 def _coverage_gate(*, session_id: uuid.UUID) -> None:
-    """A session whose shot-list template blocks publishing below full coverage publishes
-    nothing until every required item is covered (the default only warns, in the console)."""
-    from images_app.selectors import template_coverage
+    """A session whose shot-list template or organisation (``CheckPolicy.coverage``) blocks
+    publishing below full coverage publishes nothing until every required item is covered
+    (the default only warns, in the console)."""
+    from images_app.selectors import coverage_blocks, template_coverage
 
     session = CaptureSession.objects.select_related("shot_list_template").get(pk=session_id)
-    template = session.shot_list_template
-    if template is None or not template.block_publishing_below_full_coverage:
+    if not coverage_blocks(session=session):
         return
     coverage = template_coverage(session=session)
     if coverage is not None and coverage.missing:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -63,6 +63,25 @@ class PublicationAdmin(ScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("vehicle")
 
+    def _refusal(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """For a user who may not manage publications (an operator): 403 when they see the
+        vehicle (a session at one of their sites), 404 otherwise, as in the API."""
+        actor = staff_actor(request.user)
+        try:
+            seen = actor is not None and (
+                self.scope(Publication.objects.all(), actor).filter(pk=unquote(object_id)).exists()
+            )
+        except (ValidationError, ValueError):
+            seen = False
+        if not seen:
+            return self.not_found_response(request)
+        raise PermissionDenied
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not may_manage(request.user):
+            return self._refusal(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -110,11 +129,11 @@ class PublicationAdmin(ScopedAdmin):
         """Rollback to a version, or withdraw."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        if not may_manage(request.user):
+            return self._refusal(request, object_id)
         publication = self.get_object(request, unquote(object_id))
         if publication is None:
             return self.not_found_response(request)
-        if not may_manage(request.user):
-            raise PermissionDenied
         actor = staff_actor(request.user) or request.user
         action = request.POST.get("action", "")
         try:

@@ -26,8 +26,9 @@ class Channel:
     max_additional: int | None
     min_width: int
     min_height: int
-    # Width / height the images must have (within 1 %); None: any.
-    aspect: float | None
+    # Which picture of each image: "largest" (its largest JPEG rendition) or "crop_4x3"
+    # (the 4:3 centre crop the render task makes when the original covers 800 x 600).
+    picture: str
     source: str
 
 
@@ -37,7 +38,7 @@ CHANNELS = {
         max_additional=None,
         min_width=0,
         min_height=0,
-        aspect=None,
+        picture="largest",
         source="Ours: every live image, the largest JPEG rendition, hero first, then the "
         "stills in shot-list order, then the spin frames in angle order.",
     ),
@@ -46,10 +47,11 @@ CHANNELS = {
         max_additional=10,
         min_width=800,
         min_height=600,
-        aspect=4 / 3,
+        picture="crop_4x3",
         source="Google Merchant Center, vehicle ads product data specification: image_link "
         "and additional_image_link (up to 10), images of at least 800x600 px in 4:3, "
-        "without overlays, watermarks or borders (our renditions never add any).",
+        "without overlays, watermarks or borders (our renditions never add any). We list "
+        "each image's 4:3 centre crop (1200x900 JPEG, cut from the original).",
     ),
 }
 COLUMNS = ("vehicle_id", "vin", "stock", "manifest_url", "image_link", "additional_image_link")
@@ -62,18 +64,18 @@ def _cell(value: Any) -> str:
 
 
 def _source(image: dict[str, Any], channel: Channel) -> str | None:
-    """The URL of the image's smallest JPEG rendition that meets the channel's size, or its
-    largest for a channel without one; None when the image does not qualify."""
-    aspect = channel.aspect
-    if aspect is not None and abs(image["width"] / image["height"] - aspect) > aspect * 0.01:
+    """The URL of the image's picture for the channel (its largest JPEG rendition, or its
+    4:3 crop), None when the image has none of at least the channel's size (a crop is made
+    only from an original of at least 800 x 600)."""
+    if channel.picture == "crop_4x3":
+        entry = image.get("crop_4x3")
+    else:
+        entry = (image["renditions"]["jpeg"] or [None])[-1]
+    if entry is None:
         return None
-    jpegs = image["renditions"]["jpeg"]
-    if not channel.min_width:
-        return jpegs[-1]["url"] if jpegs else None
-    for entry in jpegs:
-        if entry["width"] >= channel.min_width and entry["height"] >= channel.min_height:
-            return entry["url"]
-    return None
+    if entry["width"] < channel.min_width or entry["height"] < channel.min_height:
+        return None
+    return entry["url"]
 
 
 def feed_row(manifest: dict[str, Any], channel: Channel) -> dict[str, str] | None:

@@ -50,7 +50,7 @@ def _image(row: dict[str, Any], rendition: Rendition, alt: str) -> dict[str, Any
             entries.append({"width": width, "height": height, "url": public_store.url(key)})
         renditions[fmt] = entries
         sources[fmt] = {str(e["width"]): e["url"] for e in entries}
-    return {
+    built = {
         "id": str(row["id"]),
         "width": rendition.width,
         "height": rendition.height,
@@ -59,6 +59,10 @@ def _image(row: dict[str, Any], rendition: Rendition, alt: str) -> dict[str, Any
         "renditions": renditions,
         "sources": sources,
     }
+    for width, height in rendition.sizes.get(public_store.CROP_4X3) or []:
+        url = public_store.url(public_store.crop_4x3_key(sha256=sha, width=width))
+        built["crop_4x3"] = {"width": width, "height": height, "url": url}
+    return built
 
 
 def manifest_build(*, version: PublicationVersion) -> dict[str, Any]:

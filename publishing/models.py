@@ -93,8 +93,9 @@ class PublicationVersion(models.Model):
 class Rendition(models.Model):
     """The web renditions of one original, by its content (shared by every image with
     those bytes): the upright size, the placeholder, and the sizes written
-    (``sizes[format] = [[width, height], …]`` ascending). Their keys follow from the
-    sha256 (``public_store.rendition_key``)."""
+    (``sizes[format] = [[width, height], …]`` ascending, and ``sizes["crop_4x3"]`` the 4:3
+    centre crop for listing feeds, empty when the original is too small). Their keys follow
+    from the sha256 (``public_store.rendition_keys``)."""
 
     sha256 = models.CharField(max_length=64, primary_key=True)
     width = models.PositiveIntegerField()

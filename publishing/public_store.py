@@ -93,6 +93,26 @@ def rendition_key(*, sha256: str, width: int, fmt: str) -> str:
     return f"{RENDITION_RECIPE}/{sha256[:2]}/{sha256}/{width}.{EXTENSIONS[fmt]}"
 
 
+# ``Rendition.sizes`` key of the 4:3 centre crop (listing feeds): ``[[width, height]]``, or
+# ``[]`` when the original is too small for one.
+CROP_4X3 = "crop_4x3"
+
+
+def crop_4x3_key(*, sha256: str, width: int) -> str:
+    return f"{RENDITION_RECIPE}/{sha256[:2]}/{sha256}/4x3-{width}.jpg"
+
+
+def rendition_keys(*, sha256: str, sizes: dict[str, list[list[int]]]) -> list[str]:
+    """Every file of one original's renditions (``Rendition.sizes``), the crop included."""
+    return [
+        crop_4x3_key(sha256=sha256, width=width)
+        if fmt == CROP_4X3
+        else rendition_key(sha256=sha256, width=width, fmt=fmt)
+        for fmt, entries in sizes.items()
+        for width, _ in entries
+    ]
+
+
 def manifest_key(vehicle_id: Any) -> str:
     return f"vehicles/{vehicle_id}/manifest.json"
 

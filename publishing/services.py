@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -43,10 +43,17 @@ logger = logging.getLogger(__name__)
 
 Action = PublicationVersion.Action
 RENDER_LOST_AFTER = timedelta(minutes=15)
+# A Rendition row this recipe need not render again: its 4:3 crop done (or impossible, ``[]``),
+# or the original unreadable (no sizes). Rows written before the crop existed get it then.
+RENDITION_COMPLETE = Q(sizes__has_key=public_store.CROP_4X3) | Q(sizes={})
 # The version a rollback in progress returns to (read by the version it writes).
 _rolling_back_to: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "rolling_back_to", default=None
 )
+
+
+# The session's measured turn (images_app/spin_health.py) → the manifest's spelling.
+SPIN_DIRECTIONS = {"clockwise": "clockwise", "counter_clockwise": "counterclockwise"}
 
 
 def _user_of(actor: Any) -> User | None:
@@ -70,6 +77,7 @@ def live_content(*, vehicle_id: uuid.UUID) -> dict[str, Any]:
             "session_id",
             "session__started_at",
             "session__shot_list",
+            "session__spin_health",
             "angle_deg",
             "shot_name",
             "published_at",
@@ -89,6 +97,9 @@ def live_content(*, vehicle_id: uuid.UUID) -> dict[str, Any]:
             "frames": [str(r["id"]) for r in ordered],
             "angles": [r["angle_deg"] for r in ordered],
         }
+        direction = SPIN_DIRECTIONS.get((latest["session__spin_health"] or {}).get("direction"))
+        if direction is not None:  # unmeasured: the manifest's default
+            spin["direction"] = direction
     by_shot: dict[str, dict[str, Any]] = {}
     order: dict[str, int] = {}
     for row in rows:
@@ -235,9 +246,9 @@ def renditions_ensure(*, image_ids: list[str]) -> int:
         )
     )
     done = set(
-        Rendition.objects.filter(sha256__in=[r["content_sha256"] for r in rows]).values_list(
-            "sha256", flat=True
-        )
+        Rendition.objects.filter(
+            RENDITION_COMPLETE, sha256__in=[r["content_sha256"] for r in rows]
+        ).values_list("sha256", flat=True)
     )
     rendered = 0
     for row in rows:
@@ -261,6 +272,13 @@ def renditions_ensure(*, image_ids: list[str]) -> int:
                 key=public_store.rendition_key(sha256=sha, width=width, fmt=fmt), data=body
             )
             sizes.setdefault(fmt, []).append([width, height])
+        sizes[public_store.CROP_4X3] = []
+        if result.crop_4x3 is not None:
+            width, height, body = result.crop_4x3
+            public_store.put_bytes(
+                key=public_store.crop_4x3_key(sha256=sha, width=width), data=body
+            )
+            sizes[public_store.CROP_4X3] = [[width, height]]
         Rendition.objects.update_or_create(
             sha256=sha,
             defaults={
@@ -281,7 +299,9 @@ def _missing_renditions(version: PublicationVersion) -> list[str]:
     ids = content_image_ids(version.content)
     shas = dict(Image.objects.filter(pk__in=ids).values_list("id", "content_sha256"))
     done = set(
-        Rendition.objects.filter(sha256__in=set(shas.values())).values_list("sha256", flat=True)
+        Rendition.objects.filter(RENDITION_COMPLETE, sha256__in=set(shas.values())).values_list(
+            "sha256", flat=True
+        )
     )
     return [str(i) for i, sha in shas.items() if sha not in done]
 
@@ -383,10 +403,9 @@ def publications_sweep(*, now: datetime | None = None, limit: int = 100) -> list
         )
         renditions = list(Rendition.objects.filter(sha256__in=shas))
         keys = [
-            public_store.rendition_key(sha256=r.sha256, width=width, fmt=fmt)
+            key
             for r in renditions
-            for fmt, sizes in r.sizes.items()
-            for width, _ in sizes
+            for key in public_store.rendition_keys(sha256=r.sha256, sizes=r.sizes)
         ]
         public_store.delete_keys(keys)
         with transaction.atomic():

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from PIL import Image as PILImage
 
 from accounts.models import Organization, User
-from devtools.demo import SPIN, STILLS, render_turntable_photo
+from devtools.demo import RESHOOT, SPIN, STILLS, render_turntable_photo
 from events_app.models import Event
 from images_app import storage
 from images_app.models import Image
@@ -39,7 +39,7 @@ def test_seed_demo_captures_a_published_spin_and_a_stills_session_then_changes_n
     assert (again, progress_again) == (output, "")
     assert set(Image.objects.values_list("id", "status")) == images
     assert Event.objects.count() == events
-    assert CaptureSession.objects.count() == 2
+    assert CaptureSession.objects.count() == 3
 
     org = Organization.objects.get(name="Demo Motors")
     spin = CaptureSession.objects.get(org=org, vehicle__stock=SPIN.stock)
@@ -67,7 +67,7 @@ def test_seed_demo_captures_a_published_spin_and_a_stills_session_then_changes_n
     published = Event.objects.filter(entity_id=frames[0].id, type="published").get()
     assert published.actor_id == User.objects.get(email="reviewer@demo.example").id
     assert f"spin session    {spin.id}" in output
-    assert "demo photos: 29/29" in progress
+    assert "demo photos: 42/42" in progress
 
 
 def test_an_interrupted_seed_finishes_the_missing_photos(s3, settings, tmp_path):
@@ -105,3 +105,35 @@ def test_demo_photos_are_deterministic_jpegs():
     assert hashlib.sha256(first).digest() == hashlib.sha256(render_turntable_photo(30.0)).digest()
     assert first != render_turntable_photo(45.0)
     assert PILImage.open(io.BytesIO(first)).size == (1600, 1067)
+
+
+def test_the_demo_has_a_session_in_the_review_loop_shown_side_by_side(s3, settings, tmp_path):
+    from images_app.models import ReshootItem
+    from sessions_app.tests.console import console, review_url
+
+    settings.VAR_DIR = tmp_path
+    seed()
+
+    session = CaptureSession.objects.get(vehicle__stock=RESHOOT.stock)
+    images = {
+        (image.frame_index, image.replaces_id is not None): image for image in session.images.all()
+    }
+    assert len(images) == 13  # 12 frames and one retake
+    blurred, glare, retake = images[3, False], images[8, False], images[3, True]
+    assert (blurred.status, blurred.reject_reasons) == ("rejected", ["blurred"])
+    assert (glare.status, glare.reject_reasons) == ("rejected", ["glare"])
+    assert (retake.status, retake.replaces_id) == ("processed", blurred.id)
+    assert retake.qc["sharpness"]["status"] == "pass"
+    items = {item.frame_index: item for item in ReshootItem.objects.filter(session=session)}
+    assert (items[3].status, items[3].replacement_id) == ("fulfilled", retake.id)
+    assert (items[8].status, items[8].replacement_id) == ("open", None)
+
+    reviewer = User.objects.get(email="reviewer@demo.example")
+    page = console(reviewer).get(review_url(session)).content.decode()
+    assert page.count('class="reshoot-pair') == 2
+    assert f'data-image-id="{retake.id}"' in page
+
+    images_before = Image.objects.count()
+    seed()  # and again: nothing rejected or uploaded twice
+    assert Image.objects.count() == images_before
+    assert ReshootItem.objects.filter(session=session).count() == 2

@@ -19,6 +19,7 @@ def change_url(policy: CheckPolicy) -> str:
 
 
 FORM = {
+    "coverage": "warn",
     "qc_reshoot": "suggest",
     "spin_health": "block",
     "duplicates": "reject",

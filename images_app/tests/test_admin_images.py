@@ -193,3 +193,83 @@ def test_only_an_admin_may_reprocess(org, site, reviewer, admin, s3):
         admin.pk,
         {"from": "processed"},
     )
+
+
+def test_a_reviewer_rejects_selected_images_with_reasons_through_a_form_page(org, site, reviewer):
+    from images_app.models import ReshootItem
+
+    session = spin_session(org=org, site=site, frame_count=3)
+    chosen = list(session.images.order_by("frame_index"))[:2]
+    client = console(reviewer)
+    selected = {"action": "reject", "_selected_action": [str(image.pk) for image in chosen]}
+    assert "Reject selected images" in client.get(CHANGELIST).content.decode()
+
+    # First the form: which reasons, a note. Nothing changes yet.
+    page = client.post(CHANGELIST, selected)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'name="reasons" value="blurred"' in text and 'name="apply"' in text
+    assert set(re.findall(r'name="_selected_action" value="([0-9a-f-]{36})"', text)) == {
+        str(image.pk) for image in chosen
+    }
+    assert statuses(session) == {0: "processed", 120: "processed", 240: "processed"}
+
+    # Applied without a reason: the form again, with the error.
+    again = client.post(CHANGELIST, {**selected, "apply": "1", "note": "x"})
+    assert "Choose at least one reason." in again.content.decode()
+    assert statuses(session) == {0: "processed", 120: "processed", 240: "processed"}
+
+    response = client.post(
+        CHANGELIST,
+        {**selected, "apply": "1", "reasons": ["blurred", "cropped"], "note": "Step back"},
+        follow=True,
+    )
+
+    assert "Rejected 2 image(s)" in response.content.decode()
+    assert statuses(session) == {0: "rejected", 120: "rejected", 240: "processed"}
+    image = Image.objects.get(pk=chosen[0].pk)
+    assert (image.reject_reasons, image.reject_note, image.rejected_by) == (
+        ["blurred", "cropped"],
+        "Step back",
+        reviewer,
+    )
+    items = ReshootItem.objects.filter(session=session, status="open")
+    assert sorted(items.values_list("frame_index", flat=True)) == [0, 1]
+    assert Event.objects.filter(type=Event.Type.REJECTED, actor_id=reviewer.pk).count() == 2
+
+
+def test_an_operator_has_no_reject_action_and_a_forged_one_is_refused(org, site, operator):
+    image = spin_session(org=org, site=site, frame_count=1).images.get()
+    client = console(operator)
+
+    assert "Reject selected images" not in client.get(CHANGELIST).content.decode()
+    response = client.post(
+        CHANGELIST,
+        {
+            "action": "reject",
+            "_selected_action": [str(image.pk)],
+            "apply": "1",
+            "reasons": ["blurred"],
+        },
+    )
+
+    assert response.status_code == 403
+    image.refresh_from_db()
+    assert image.status == "processed"
+
+
+def test_the_reject_action_ignores_images_outside_the_users_scope(org, site, reviewer, outsider):
+    theirs = spin_session(org=outsider.org, site=outsider.sites.get(), frame_count=1).images.get()
+
+    console(reviewer).post(
+        CHANGELIST,
+        {
+            "action": "reject",
+            "_selected_action": [str(theirs.pk)],
+            "apply": "1",
+            "reasons": ["blurred"],
+        },
+    )
+
+    theirs.refresh_from_db()
+    assert theirs.status == "processed"

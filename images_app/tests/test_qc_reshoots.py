@@ -434,6 +434,7 @@ def test_an_org_admin_edits_only_their_own_check_policy(client, org, other_org):
         f"/admin/images_app/checkpolicy/{org.pk}/change/",
         {
             "qc_reshoot": "suggest",
+            "coverage": "warn",
             "spin_health": "warn",
             "duplicates": "warn",
             "duplicate_window_days": 90,

@@ -87,9 +87,10 @@ def test_an_operator_can_neither_see_nor_change_a_publication(
     publication = Publication.objects.get(vehicle_id=session.vehicle_id)
     client = console(staff["operator"])
 
+    # The operator sees the vehicle (a session at their site) but may not manage its
+    # publication: refused, page and action alike, as in the API.
     assert client.get(publication_url(publication)).status_code == 403
-    # Publications are not the operator's to see: the object is not found for them.
-    assert client.post(act_url(publication), {"action": "withdraw"}).status_code == 404
+    assert client.post(act_url(publication), {"action": "withdraw"}).status_code == 403
     publication.refresh_from_db()
     assert publication.status == "live"
 

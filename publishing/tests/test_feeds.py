@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import urllib.request
 
 import pytest
 from django.core.management import call_command
+from PIL import Image as PILImage
 
 from images_app.services import images_publish
 from publishing import services
@@ -19,12 +21,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def live_vehicles(org, site, reviewer, s3, django_capture_on_commit_callbacks):
-    """Two live vehicles (one in 4:3, one in 3:2) and a withdrawn one."""
+    """Three live vehicles (photos in 4:3, in 3:2, and too small for 800x600) and a
+    withdrawn one."""
     made = []
     for stock, (width, height) in (
         ("A-43", (1600, 1200)),
         ("B-32", (1500, 1000)),
         ("C-GONE", (1600, 1200)),
+        ("D-SMALL", (760, 570)),
     ):
         session = CaptureSessionFactory(
             org=org,
@@ -58,7 +62,8 @@ def test_the_generic_feed_lists_live_vehicles_with_every_image_hero_first(
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     listed = rows(response.content.decode())
-    assert [r["stock"] for r in listed] == ["A-43", "B-32"]  # the withdrawn one dropped out
+    # The withdrawn one dropped out.
+    assert [r["stock"] for r in listed] == ["A-43", "B-32", "D-SMALL"]
     first = listed[0]
     vehicle, images = live_vehicles[0]
     assert first["manifest_url"] == services.publication_manifest_url(vehicle)
@@ -67,15 +72,27 @@ def test_the_generic_feed_lists_live_vehicles_with_every_image_hero_first(
     assert len(first["additional_image_link"].split(",")) == 2
 
 
-def test_the_google_vehicle_ads_feed_takes_only_4_3_images_of_800x600_or_more(
-    api, admin, live_vehicles
-):
+def public_picture(url: str) -> tuple[str, tuple[int, int]]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        picture = PILImage.open(io.BytesIO(response.read()))
+        return picture.format, picture.size
+
+
+def test_the_google_vehicle_ads_feed_lists_4_3_crops_of_800x600_or_more(api, admin, live_vehicles):
     response = api(admin).get("/v1/feeds/vehicles.csv?channel=google_vehicle_ads")
 
     listed = rows(response.content.decode())
-    # B-32's photos are 3:2: no image qualifies, so the vehicle is not listed.
-    assert [r["stock"] for r in listed] == ["A-43"]
-    assert listed[0]["image_link"].endswith("/1024.jpg")  # the smallest ≥ 800x600
+    # The 3:2 photos get their 4:3 centre crop; D-SMALL's (760x570) are under 800x600 and
+    # have none, so that vehicle is not listed.
+    assert [r["stock"] for r in listed] == ["A-43", "B-32"]
+    for row, (_vehicle, images) in zip(listed, live_vehicles, strict=False):
+        urls = [row["image_link"], *row["additional_image_link"].split(",")]
+        assert len(urls) == 3
+        assert images[0].content_sha256 in urls[0]  # the hero first
+        for url in urls:
+            assert url.endswith("/4x3-1200.jpg")
+            # In the public bucket, read anonymously, exactly 4:3.
+            assert public_picture(url) == ("JPEG", (1200, 900))
 
 
 def test_the_google_feed_caps_additional_images_at_ten(org, site, reviewer, s3):
@@ -86,6 +103,7 @@ def test_the_google_feed_caps_additional_images_at_ten(org, site, reviewer, s3):
         "width": 1600,
         "height": 1200,
         "renditions": {"jpeg": [{"width": 1024, "height": 768, "url": "https://cdn/x.jpg"}]},
+        "crop_4x3": {"width": 1200, "height": 900, "url": "https://cdn/4x3-1200.jpg"},
     }
     manifest = {
         "status": "live",

@@ -59,6 +59,56 @@ def test_an_original_narrower_than_the_smallest_width_keeps_its_own():
     assert sorted(result.files) == [("jpeg", 200), ("webp", 200)]
 
 
+@pytest.mark.parametrize(
+    ("size", "crop"),
+    [
+        ((1600, 1200), (1200, 900)),
+        ((1600, 1067), (1200, 900)),  # 3:2: the sides cut off
+        ((900, 1200), (900, 675)),  # portrait: the top and bottom cut off, never enlarged
+        ((1000, 750), (1000, 750)),
+        ((800, 600), (800, 600)),
+        ((760, 570), None),  # under 800x600: no crop
+        ((1200, 500), None),  # its 4:3 part is 666x500
+    ],
+)
+def test_the_4_3_crop_for_feeds_is_cut_from_the_centre_at_800x600_or_more(size, crop):
+    # The left and right twentieths red, the rest grey: a 4:3 centre crop of 3:2 is grey.
+    image = PILImage.new("RGB", size, (128, 128, 128))
+    image.paste((220, 0, 0), (0, 0, size[0] // 20, size[1]))
+    image.paste((220, 0, 0), (size[0] - size[0] // 20, 0, size[0], size[1]))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+
+    result = pipeline.web_renditions(buffer.getvalue(), content_type="image/jpeg")
+
+    if crop is None:
+        assert result.crop_4x3 is None
+        return
+    width, height, body = result.crop_4x3
+    out = PILImage.open(io.BytesIO(body))
+    assert (width, height) == out.size == crop and out.format == "JPEG"
+    assert not out.getexif() and "icc_profile" not in out.info
+    if size == (1600, 1067):
+        assert out.convert("RGB").getpixel((2, height // 2))[0] < 160  # the red is cut off
+
+
+def test_renditions_written_before_the_crop_existed_get_it_on_the_next_render(
+    session, reviewer, django_capture_on_commit_callbacks
+):
+    image = photo(session, shot_name="a", seed=7)
+    with django_capture_on_commit_callbacks(execute=True):
+        images_publish(images=[image], actor=reviewer)
+    rendition = Rendition.objects.get(sha256=image.content_sha256)
+    assert rendition.sizes[public_store.CROP_4X3] == [[1200, 900]]
+    del rendition.sizes[public_store.CROP_4X3]
+    rendition.save(update_fields=["sizes"])
+
+    assert services.renditions_ensure(image_ids=[str(image.id)]) == 1
+    rendition.refresh_from_db()
+    assert rendition.sizes[public_store.CROP_4X3] == [[1200, 900]]
+    assert public_store.exists(public_store.crop_4x3_key(sha256=image.content_sha256, width=1200))
+
+
 @pytest.fixture
 def session(org, site, s3):
     return CaptureSessionFactory(org=org, site=site, mode="stills", shot_list={"stills": []})
@@ -162,6 +212,33 @@ def test_the_manifest_of_a_big_vehicle_takes_a_fixed_number_of_queries(org, site
     assert len(queries) == 3
     validate_manifest(manifest)
     assert manifest["spin"]["frame_count"] == 72 and len(manifest["stills"]) == 30
+
+
+@pytest.mark.parametrize(
+    ("measured", "direction"),
+    [
+        ("counter_clockwise", "counterclockwise"),
+        ("clockwise", "clockwise"),
+        (None, "clockwise"),  # not measured (fewer than 6 frames, no clear turn): the default
+    ],
+)
+def test_the_manifest_says_which_way_the_spin_turns_as_its_health_measured(
+    org, site, reviewer, s3, measured, direction, django_capture_on_commit_callbacks
+):
+    session = CaptureSessionFactory(
+        org=org, site=site, mode="studio360", shot_list={"studio360": {"frame_count": 6}}
+    )
+    session.spin_health = {"status": "ok", "direction": measured, "frames": 6, "findings": []}
+    session.save(update_fields=["spin_health"])
+    frames = [photo(session, frame_index=i, angle_deg=i * 60, seed=40 + i) for i in range(6)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        images_publish(images=frames, actor=reviewer)
+
+    live = json.loads(
+        public_store.storage().open(public_store.manifest_key(session.vehicle_id)).read()
+    )
+    assert validate_manifest(live)["spin"]["direction"] == direction
 
 
 def test_the_sweeper_deletes_a_withdrawn_vehicles_renditions_after_the_grace_period(

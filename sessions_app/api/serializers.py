@@ -356,5 +356,6 @@ class ShotListTemplateOutput(serializers.Serializer):
     items = ShotListItemOutput(many=True)
     spin_frame_count = serializers.IntegerField(allow_null=True)
     block_publishing_below_full_coverage = serializers.BooleanField(
-        help_text="Publishing waits for every required item (otherwise the console warns)."
+        help_text="Publishing waits for every required item (so it does too when the "
+        "organisation's coverage policy blocks; otherwise the console warns)."
     )

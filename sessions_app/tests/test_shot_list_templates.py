@@ -158,3 +158,47 @@ def test_the_console_strip_shows_required_optional_missing_and_rejected(org, sit
     client.post(review_action_url(session), {"action": "publish_processed"})
     assert "Held back 1 image(s)" in client.get(review_url(session)).content.decode()
     assert not session.images.filter(status="published").exists()
+
+
+def test_an_organisation_blocking_coverage_blocks_whatever_its_templates_say(
+    api, reviewer, org, site, other_org
+):
+    from images_app.models import CheckPolicy
+
+    CheckPolicy.objects.create(org=org, coverage=CheckPolicy.Coverage.BLOCK)
+    CheckPolicy.objects.create(org=other_org)  # another org's policy changes nothing here
+    session = _session(org, site)  # the template itself only warns
+    front = shot(session, "front")
+
+    response = api(reviewer).post(f"/v1/images/{front.id}/publish")
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["missing"]) == ("COVERAGE_INCOMPLETE", ["dash"])
+    page = console(reviewer).get(review_url(session)).content.decode()
+    assert "Publishing is blocked until every required shot is covered." in page
+    shot(session, "dash")
+    assert api(reviewer).post(f"/v1/images/{front.id}/publish").status_code == 200
+
+
+def test_an_organisation_warning_leaves_a_blocking_template_blocking(api, reviewer, org, site):
+    from images_app.models import CheckPolicy
+
+    CheckPolicy.objects.create(org=org, coverage=CheckPolicy.Coverage.WARN)
+    front = shot(_session(org, site, block=True), "front")
+
+    assert api(reviewer).post(f"/v1/images/{front.id}/publish").status_code == 409
+
+
+def test_the_coverage_policy_is_set_with_check_policy(org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from images_app.models import CheckPolicy
+
+    out = StringIO()
+    call_command("check_policy", "--org", str(org.id), "--coverage", "block", stdout=out)
+
+    assert CheckPolicy.objects.get(org=org).coverage == "block"
+    assert "coverage block" in out.getvalue()

@@ -149,6 +149,22 @@ CONSOLE = {
         "reviewer": (302, 302, 404, 404),
         "admin": (302, 302, 302, 404),
     },
+    # The vehicle's publication page (version history), and its actions.
+    "open publication history": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (200, 200, 404, 404),
+        "admin": (200, 200, 200, 404),
+    },
+    "roll back publication": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
+    "withdraw publication": {
+        "operator": (403, 403, 404, 404),
+        "reviewer": (302, 302, 404, 404),
+        "admin": (302, 302, 302, 404),
+    },
     # The spin and duplicate checks of the session's organisation (CheckPolicy).
     "edit org's checks": {
         "operator": (403, 403, 403, 403),
@@ -156,6 +172,7 @@ CONSOLE = {
         "admin": (302, 302, 302, 404),
     },
 }
+PUBLICATION_CONSOLE = ("open publication history", "roll back publication", "withdraw publication")
 
 
 @pytest.fixture
@@ -283,6 +300,16 @@ def test_api_session_create_matrix(world, api, actor, place, expected):
 
 def _console_call(action: str, client, session: CaptureSession):
     image = processed(ImageFactory(session=session))
+    if action in PUBLICATION_CONSOLE:
+        from django.urls import reverse
+
+        publication = _published(image)
+        if action == "open publication history":
+            return client.get(reverse("admin:publishing_publication_change", args=[publication.pk]))
+        act = reverse("admin:publishing_publication_act", args=[publication.pk])
+        if action == "roll back publication":
+            return client.post(act, {"action": "rollback", "version": str(publication.version)})
+        return client.post(act, {"action": "withdraw"})
     if action == "open review page":
         return client.get(review_url(session))
     if action == "edit org's checks":
@@ -290,6 +317,7 @@ def _console_call(action: str, client, session: CaptureSession):
         return client.post(
             f"/admin/images_app/checkpolicy/{policy.pk}/change/",
             {
+                "coverage": "warn",
                 "qc_reshoot": "suggest",
                 "spin_health": "block",
                 "duplicates": "reject",
@@ -333,7 +361,13 @@ def test_console_access_matrix(world, s3, action, actor, place, expected):
     response = _console_call(action, console(people[actor]), session)
 
     assert response.status_code == expected
-    if expected != 302 and action != "open review page":
+    if action in PUBLICATION_CONSOLE:
+        from publishing.models import Publication
+
+        publication = Publication.objects.get(vehicle_id=session.vehicle_id)
+        changed = (publication.version, publication.status) != (1, Publication.Status.LIVE)
+        assert changed == (action == "withdraw publication" and expected == 302)
+    elif expected != 302 and action != "open review page":
         session.refresh_from_db()
         assert session.status == CaptureSession.Status.ACTIVE  # nothing changed
         assert set(Image.objects.filter(session=session).values_list("status", flat=True)) <= (

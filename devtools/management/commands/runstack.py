@@ -308,6 +308,8 @@ class Command(BaseCommand):
                 f"  demo manifest    {demo['manifest_url']}",
                 f"  demo spin        {base_url}/admin/sessions_app/capturesession/"
                 f"{demo['spin_session_id']}/change/",
+                f"  review loop      {base_url}/admin/sessions_app/capturesession/"
+                f"{demo['reshoot_session_id']}/change/",
                 "",
                 "Simulate a device (in another terminal):",
                 f"  {simulator_command(base_url=base_url, demo=demo)}",

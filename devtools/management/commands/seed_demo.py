@@ -7,7 +7,8 @@ from imaging.management.progress import Progress
 class Command(BaseCommand):
     help = (
         "Create the demo organisation (idempotent): logins, an enrollment code, a processed "
-        "24-frame studio360 spin and a stills session. Prints how to log in. Development only."
+        "24-frame studio360 spin, a stills session and a spin with rejected frames, a retake "
+        "and an open reshoot. Prints how to log in. Development only."
     )
 
     def add_arguments(self, parser):
@@ -34,4 +35,5 @@ class Command(BaseCommand):
         if not no_sessions:
             self.stdout.write(f"spin session    {demo['spin_session_id']}")
             self.stdout.write(f"stills session  {demo['stills_session_id']}")
+            self.stdout.write(f"reshoot session {demo['reshoot_session_id']}")
         self.stdout.write(f"enrollment code {demo['enrollment_code']}")

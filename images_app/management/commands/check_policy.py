@@ -8,9 +8,10 @@ from images_app.models import CheckPolicy
 
 class Command(BaseCommand):
     help = (
-        "Show or set an organisation's spin-health and duplicate-photo policy: warn (the "
-        "default) or block publishing an unhealthy spin; warn or reject duplicates; the "
-        "duplicate window in days; reshoot on QC failure: off (the default), suggest or "
+        "Show or set an organisation's checks: spin health, warn (the default) or block "
+        "publishing an unhealthy spin; duplicates, warn or reject; the duplicate window in "
+        "days; coverage, warn or block publishing a session below 100 % of its shot-list "
+        "template's required items; reshoot on QC failure: off (the default), suggest or "
         "require."
     )
 
@@ -20,8 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--duplicates", choices=CheckPolicy.Duplicates.values)
         parser.add_argument("--window-days", type=int, metavar="DAYS")
         parser.add_argument("--qc-reshoot", choices=CheckPolicy.QcReshoot.values)
+        parser.add_argument("--coverage", choices=CheckPolicy.Coverage.values)
 
-    def handle(self, *args, org, spin_health, duplicates, window_days, qc_reshoot, **options):
+    def handle(
+        self, *args, org, spin_health, duplicates, window_days, qc_reshoot, coverage, **options
+    ):
         try:
             organisation = Organization.objects.get(pk=uuid.UUID(org))
         except (ValueError, Organization.DoesNotExist) as exc:
@@ -34,6 +38,7 @@ class Command(BaseCommand):
             "duplicates": duplicates,
             "duplicate_window_days": window_days,
             "qc_reshoot": qc_reshoot,
+            "coverage": coverage,
         }
         for field, value in changes.items():
             if value is not None:
@@ -41,6 +46,6 @@ class Command(BaseCommand):
         policy.save()
         self.stdout.write(
             f"{organisation}: spin health {policy.spin_health}, duplicates "
-            f"{policy.duplicates}, window {policy.duplicate_window_days} days, reshoot on QC "
-            f"failure {policy.qc_reshoot}"
+            f"{policy.duplicates}, window {policy.duplicate_window_days} days, coverage "
+            f"{policy.coverage}, reshoot on QC failure {policy.qc_reshoot}"
         )
