@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -186,6 +187,24 @@ class ShotListTemplateAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_manage(request)
+
+    # --- out of scope is a 404 first, whatever the role may do (Django checks a POST's
+    # permission before it says the object is missing)
+
+    def _out_of_scope(self, request: HttpRequest, object_id: str) -> bool:
+        return self.get_object(request, unquote(object_id)) is None
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        if self._out_of_scope(request, object_id):
+            return self.not_found_response(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        if self._out_of_scope(request, object_id):
+            return self.not_found_response(request)
+        return super().delete_view(request, object_id, extra_context)
 
     # --- the list
 
