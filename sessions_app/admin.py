@@ -46,7 +46,6 @@ class ShotListItemForm(forms.Form):
         strip=True,
         max_length=ITEM_CODE_MAX_LENGTH,
         widget=forms.TextInput(attrs={"size": 18}),
-        help_text="a-z, 0-9 and _",
     )
     label = forms.CharField(
         required=False,
