@@ -445,3 +445,21 @@ def test_the_pages_set_no_inline_style(admin, org):
     for url in (CHANGELIST, ADD, change_url(template)):
         html = client.get(url).content.decode()
         assert " style=" not in html and "<style" not in html, url
+
+
+def test_the_platform_operator_chooses_the_organisation_of_a_new_template(org, other_org):
+    from accounts.models import User
+
+    root = User.objects.create_superuser("root@platform.example", "pw-for-root-1")
+    client = console(root)
+
+    missing = client.post(ADD, form_data())
+    assert missing.status_code == 200
+    assert "This field is required." in errors_of(missing)
+
+    response = client.post(ADD, form_data(org=str(other_org.pk)))
+    assert response.status_code == 302, errors_of(response)
+    template = ShotListTemplate.objects.get(name="Small lot")
+    assert template.org_id == other_org.id
+    assert Event.objects.get(type=Event.Type.TEMPLATE_CREATED).org_id == other_org.id
+    assert "Southside Cars" in client.get(CHANGELIST).content.decode()
