@@ -4,20 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('events_app', '0002_review_event_types'),
+        ("events_app", "0002_review_event_types"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='event',
-            name='entity_type',
-            field=models.CharField(choices=[('session', 'Session'), ('image', 'Image'), ('device', 'Device'), ('template', 'Shot-list template')], max_length=8),
+            model_name="event",
+            name="entity_type",
+            field=models.CharField(
+                choices=[
+                    ("session", "Session"),
+                    ("image", "Image"),
+                    ("device", "Device"),
+                    ("template", "Shot-list template"),
+                ],
+                max_length=8,
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='type',
-            field=models.CharField(choices=[('upload_started', 'Upload started'), ('upload_complete', 'Upload complete'), ('upload_failed', 'Upload failed'), ('qc_failed', 'QC failed'), ('published', 'Published'), ('session_created', 'Session created'), ('session_finished', 'Session finished'), ('processed', 'Processed'), ('processing_failed', 'Processing failed'), ('reprocess_requested', 'Reprocess requested'), ('rejected', 'Rejected'), ('reshoot_requested', 'Reshoot requested'), ('reshoot_fulfilled', 'Reshoot fulfilled'), ('device_enrolled', 'Device enrolled'), ('device_revoked', 'Device revoked'), ('template_created', 'Shot-list template created'), ('template_changed', 'Shot-list template changed'), ('template_deleted', 'Shot-list template deleted')], max_length=32),
+            model_name="event",
+            name="type",
+            field=models.CharField(
+                choices=[
+                    ("upload_started", "Upload started"),
+                    ("upload_complete", "Upload complete"),
+                    ("upload_failed", "Upload failed"),
+                    ("qc_failed", "QC failed"),
+                    ("published", "Published"),
+                    ("session_created", "Session created"),
+                    ("session_finished", "Session finished"),
+                    ("processed", "Processed"),
+                    ("processing_failed", "Processing failed"),
+                    ("reprocess_requested", "Reprocess requested"),
+                    ("rejected", "Rejected"),
+                    ("reshoot_requested", "Reshoot requested"),
+                    ("reshoot_fulfilled", "Reshoot fulfilled"),
+                    ("device_enrolled", "Device enrolled"),
+                    ("device_revoked", "Device revoked"),
+                    ("template_created", "Shot-list template created"),
+                    ("template_changed", "Shot-list template changed"),
+                    ("template_deleted", "Shot-list template deleted"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
