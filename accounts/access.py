@@ -26,6 +26,7 @@ tasks and commands. Two parts:
 | reshoot.request    | no                        | no                  | yes      | yes   |
 | image.reprocess    | no                        | no                  | no       | yes   |
 | org.administer     | no                        | no                  | no       | yes   |
+| shot_list_template.manage | no                 | no                  | no       | yes   |
 
 The console is for reviewing: an operator may look there but changes nothing, so a console
 action also needs ``console_may_change`` (reviewer or admin), which is why an operator can
@@ -63,6 +64,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "reshoot.dismiss": PUBLISHING_ROLES,  # "accept as is"
     "image.reprocess": ADMIN_ONLY,
     "org.administer": ADMIN_ONLY,
+    # Create, change and delete the organisation's shot-list templates (everyone reads them).
+    "shot_list_template.manage": ADMIN_ONLY,
 }
 DEVICE_ACTIONS = frozenset({"session.create", "session.finish", "image.upload"})
 

@@ -20,6 +20,8 @@ class Event(models.Model):
         SESSION = "session", "Session"
         IMAGE = "image", "Image"
         DEVICE = "device", "Device"
+        # Recorded by the server only (the console's shot-list template editor).
+        TEMPLATE = "template", "Shot-list template"
 
     class Type(models.TextChoices):
         UPLOAD_STARTED = "upload_started", "Upload started"
@@ -39,6 +41,9 @@ class Event(models.Model):
         RESHOOT_DISMISSED = "reshoot_dismissed", "Reshoot dismissed"
         DEVICE_ENROLLED = "device_enrolled", "Device enrolled"
         DEVICE_REVOKED = "device_revoked", "Device revoked"
+        TEMPLATE_CREATED = "template_created", "Shot-list template created"
+        TEMPLATE_CHANGED = "template_changed", "Shot-list template changed"
+        TEMPLATE_DELETED = "template_deleted", "Shot-list template deleted"
 
     # What clients may post to /events; the rest are the server's own.
     CLIENT_TYPES = (
@@ -48,6 +53,8 @@ class Event(models.Model):
         Type.QC_FAILED,
         Type.PUBLISHED,
     )
+    # What clients may post about; the rest are the server's own.
+    CLIENT_ENTITY_TYPES = (EntityType.SESSION, EntityType.IMAGE, EntityType.DEVICE)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey(

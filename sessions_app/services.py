@@ -24,12 +24,14 @@ from events_app.models import Event
 from events_app.services import actor_fields, event_record
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession, Vehicle
-from sessions_app.shot_lists import shot_list_from_template
+from sessions_app.shot_lists import (
+    FRAME_COUNT_MAX,
+    FRAME_COUNT_MIN,
+    STILLS_MAX,
+    shot_list_from_template,
+)
 from sessions_app.vin import InvalidVin, vin_check_digit_ok, vin_normalize
 
-FRAME_COUNT_MIN = 1
-FRAME_COUNT_MAX = 360
-STILLS_MAX = 100
 STILL_NAME_MAX_LENGTH = 64
 STILL_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 STOCK_MAX_LENGTH = 64

@@ -18,7 +18,8 @@ from accounts.tests.factories import DeviceFactory, UserFactory
 from images_app.models import CheckPolicy, Image
 from images_app.review import reshoot_request
 from images_app.tests.image_factories import ImageFactory, processed
-from sessions_app.models import CaptureSession
+from sessions_app.models import CaptureSession, ShotListTemplate
+from sessions_app.shot_lists import shot_list_template_default
 from sessions_app.tests.console import console, review_action_url, review_url
 from sessions_app.tests.factories import CaptureSessionFactory
 
@@ -173,6 +174,27 @@ CONSOLE = {
     },
 }
 PUBLICATION_CONSOLE = ("open publication history", "roll back publication", "withdraw publication")
+
+# Console pages of the whole organisation (not of a site): the caller's own organisation
+# or another. 302: saved or deleted, back to the list.
+ORG_PLACES = ("own_org", "other_org")
+ORG_CONSOLE = {
+    "view shot-list template": {
+        "operator": (200, 404),
+        "reviewer": (200, 404),
+        "admin": (200, 404),
+    },
+    "change shot-list template": {
+        "operator": (403, 404),
+        "reviewer": (403, 404),
+        "admin": (302, 404),
+    },
+    "delete shot-list template": {
+        "operator": (403, 404),
+        "reviewer": (403, 404),
+        "admin": (302, 404),
+    },
+}
 
 
 @pytest.fixture
@@ -376,24 +398,82 @@ def test_console_access_matrix(world, s3, action, actor, place, expected):
         assert not CheckPolicy.objects.exclude(spin_health="warn").exists()
 
 
+def _org_console_call(action: str, client, template: ShotListTemplate):
+    url = f"/admin/sessions_app/shotlisttemplate/{template.pk}"
+    if action == "view shot-list template":
+        return client.get(f"{url}/change/")
+    if action == "delete shot-list template":
+        return client.post(f"{url}/delete/", {"post": "yes"})
+    assert action == "change shot-list template"
+    data = {
+        "name": "Renamed",
+        "spin_frame_count": "",
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "0",
+        "items-0-ORDER": "1",
+        "items-0-code": "front",
+        "items-0-label": "Front",
+        "items-0-category": "exterior",
+        "items-0-required": "on",
+    }
+    return client.post(f"{url}/change/", data)
+
+
+ORG_CONSOLE_CELLS = [
+    (action, actor, place, expected)
+    for action, row in ORG_CONSOLE.items()
+    for actor in row
+    for place, expected in zip(ORG_PLACES, row[actor], strict=True)
+]
+
+
+@pytest.mark.parametrize(("action", "actor", "place", "expected"), ORG_CONSOLE_CELLS)
+def test_console_org_access_matrix(world, other_org, action, actor, place, expected):
+    people, _, _ = world
+    owner = people["admin"].org if place == "own_org" else other_org
+    template = shot_list_template_default(org_id=owner.id)
+
+    response = _org_console_call(action, console(people[actor]), template)
+
+    assert response.status_code == expected
+    if expected != 302:
+        template.refresh_from_db()  # still there, unchanged
+        assert template.name == "Dealership default"
+
+
 # --- the docs print this very table -------------------------------------------------------
 
 PLACE_TITLES = ("own", "colleague's, same site", "other site", "other org")
+ORG_PLACE_TITLES = ("own org", "other org")
 
 
 def matrix_markdown() -> str:
     """The matrix as docs/security.md prints it (one table per door)."""
 
-    def table(rows: dict[str, dict[str, tuple[int, ...]]]) -> list[str]:
-        lines = ["| action | caller | " + " | ".join(PLACE_TITLES) + " |"]
-        lines.append("|---|---|" + "---|" * len(PLACE_TITLES))
+    def table(rows: dict[str, dict[str, tuple[int, ...]]], titles=PLACE_TITLES) -> list[str]:
+        lines = ["| action | caller | " + " | ".join(titles) + " |"]
+        lines.append("|---|---|" + "---|" * len(titles))
         for action, by_actor in rows.items():
             for actor, cells in by_actor.items():
                 lines.append(f"| {action} | {actor} | " + " | ".join(map(str, cells)) + " |")
         return lines
 
     api = {**API, "create session (at a site)": CREATE_SESSION}
-    return "\n".join(["API:", "", *table(api), "", "Console:", "", *table(CONSOLE)])
+    return "\n".join(
+        [
+            "API:",
+            "",
+            *table(api),
+            "",
+            "Console:",
+            "",
+            *table(CONSOLE),
+            "",
+            "Console, pages of the whole organisation:",
+            "",
+            *table(ORG_CONSOLE, ORG_PLACE_TITLES),
+        ]
+    )
 
 
 def test_the_docs_print_this_matrix():
