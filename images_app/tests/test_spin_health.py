@@ -64,13 +64,10 @@ def test_a_dropped_frame_is_found_from_the_pictures_when_the_angles_are_consecut
 
 def test_the_turn_direction_flips_when_the_spin_is_reversed(measured):
     directions = measured["directions"]
-    # The car turns clockwise seen from above: frame 1 shows its driver side, frame 10 its rear.
-    assert directions["car_toyota_chr_evox_36"] == "clockwise"
-    for name in spin_variants.SPINS:
-        assert {directions[name], directions[name + " reversed"]} == {
-            "clockwise",
-            "counter_clockwise",
-        }
+    for name, turn in spin_variants.TURNS.items():
+        assert directions[name] == turn
+        assert directions[name + " reversed"] == spin_variants.OTHER_WAY[turn]
+    assert measured["directions_right"] == len(spin_variants.SPINS)
 
 
 def test_a_swapped_pair_is_named_with_the_angle_each_frame_belongs_at():
@@ -99,27 +96,16 @@ def test_a_spin_still_being_captured_is_not_unhealthy_for_its_missing_last_frame
     assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 2)]
 
 
-# How each spin turns, seen from above, as the frame index grows (judged from the pictures):
-# the car shows its driver side in frame 1 and its rear in frame 10; the bicycle's rear wheel
-# comes towards the camera (larger, lower) from frame 1 to its rear view in frame 9; the demo
-# spin's car swings its left end towards the camera as the angle grows.
-TURNS = {
-    "car_toyota_chr_evox_36": "clockwise",
-    "bicycle_spritespin_34": "clockwise",
-    "demo_24": "counter_clockwise",
-}
-OTHER_WAY = {"clockwise": "counter_clockwise", "counter_clockwise": "clockwise"}
-
-
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reversed"])
 @pytest.mark.parametrize("step", [1, *spin_variants.COARSER], ids=lambda s: f"every-{s}")
 @pytest.mark.parametrize("name", spin_variants.SPINS)
 def test_the_turn_direction_is_read_from_the_near_side_against_the_far_side(name, step, reverse):
+    turn = spin_variants.TURNS[name]
     tinies = [f.tiny for f in spin_variants.clean(name)][::step]
     direction = spin_health_assess(spin_variants._renumber(tinies[::-1] if reverse else tinies))[
         "direction"
     ]
-    assert direction == (OTHER_WAY[TURNS[name]] if reverse else TURNS[name])
+    assert direction == (spin_variants.OTHER_WAY[turn] if reverse else turn)
 
 
 @cache
