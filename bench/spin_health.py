@@ -53,7 +53,10 @@ def main() -> int:
             f"{min(every):.3f}, {sum(every) / len(every):.3f} |"
         )
     print(f"\nFalse alarms on the clean spins: {result['clean_false_alarms']}")
-    print(f"Turn direction: {result['directions']}")
+    print(
+        f"Turn direction right (and flipped when reversed) on {result['directions_right']} of "
+        f"{len(spin_variants.SPINS)} spins: {result['directions']}"
+    )
     return 0
 
 

@@ -17,9 +17,11 @@ order, on a closed circle (the last frame is followed by the first):
 - **skipped angles**: from the angles, a step more than `SKIP_STEP_RATIO` times the usual
   one; from the pictures (when the angles are consecutive and nothing was out of order), a
   step more than `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
-- **turn direction**: the horizontal shift that best aligns each frame with the next (the
-  vehicle's near side moves the way it turns); near side moving left is clockwise seen from
-  above, right is counter-clockwise.
+- **turn direction**: the near side of the vehicle moves the way it turns (left when it
+  turns clockwise seen from above), the far side and roof the other way; the camera looks
+  down a little, so the near side shows lower. Each band of `DIRECTION_BANDS` rows gets the
+  horizontal shift that best aligns it with the next frame, and lower bands moving right of
+  the upper ones (texture-weighted slope, summed over the frames) is counter-clockwise.
 
 The thresholds are calibrated on the real spins in images_app/tests/fixtures/spin/ and the
 demo spin; the precision and recall they give are measured by bench/spin_health.py and
@@ -61,6 +63,8 @@ SKIP_DISTANCE_RATIO = 1.35
 MIN_FRAMES = 6
 # Horizontal shifts (in thumbnail pixels, of 64) tried between neighbouring frames.
 MAX_SHIFT = 4
+# The direction compares the shifts of this many horizontal bands of the thumbnail (8 rows).
+DIRECTION_BANDS = 6
 TINY_WIDTH, TINY_HEIGHT = 64, 48
 
 
@@ -295,22 +299,50 @@ def _skips(frames, order, distance, angles, duplicates, moved, *, open_end) -> l
 
 
 def _direction(thumbs: np.ndarray) -> str | None:
-    """Clockwise (seen from above) when the near side moves left from frame to frame."""
-    images = thumbs.reshape(len(thumbs), 48, 64)
-    votes = 0
+    """Counter-clockwise (seen from above) when the lower rows move right of the upper ones.
+
+    The camera looks down a little, so the nearer a part of the vehicle, the lower it shows:
+    the near side moves the way the vehicle turns (left when it turns clockwise seen from
+    above), the far side and the roof the other way. A whole-frame shift follows whichever
+    has more texture; instead each band of rows gets its own best shift, and the slope of
+    those shifts down the picture (bands weighted by their texture, so that empty backdrop
+    does not count) is summed over the pairs of frames. Reversing the frames reverses every
+    shift, so the answer flips."""
+    images = thumbs.reshape(len(thumbs), TINY_HEIGHT, TINY_WIDTH)
+    rows = TINY_HEIGHT // DIRECTION_BANDS
+    centres = np.arange(DIRECTION_BANDS) * rows + rows / 2
+    slope = 0.0
     for k in range(len(images) - 1):
-        a, b = images[k], images[k + 1]
-        scores = {}
-        for shift in range(-MAX_SHIFT, MAX_SHIFT + 1):
-            if shift >= 0:
-                scores[shift] = float(np.mean((a[:, : 64 - shift] - b[:, shift:]) ** 2))
-            else:
-                scores[shift] = float(np.mean((a[:, -shift:] - b[:, : 64 + shift]) ** 2))
-        shift = min(scores, key=scores.get)
-        votes += (shift > 0) - (shift < 0)
-    if votes == 0:
+        shift, texture = _band_shifts(images[k], images[k + 1])
+        if texture.sum() <= 0:
+            continue
+        offset = centres - np.sum(texture * centres) / texture.sum()
+        spread = np.sum(texture * offset**2)
+        if spread > 0:
+            slope += float(np.sum(texture * offset * shift) / spread)
+    if slope == 0:
         return None
-    return "counter_clockwise" if votes > 0 else "clockwise"
+    return "counter_clockwise" if slope > 0 else "clockwise"
+
+
+def _band_shifts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per band of rows: the horizontal shift (pixels, positive to the right) that best
+    moves ``a`` onto ``b``, and the band's texture (the smaller of both frames' mean squared
+    horizontal gradient)."""
+    shifts = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
+    errors = np.stack(
+        [
+            np.mean((a[:, : TINY_WIDTH - s] - b[:, s:]) ** 2, axis=1)
+            if s >= 0
+            else np.mean((a[:, -s:] - b[:, : TINY_WIDTH + s]) ** 2, axis=1)
+            for s in shifts
+        ]
+    )
+    per_band = errors.reshape(len(shifts), DIRECTION_BANDS, -1).mean(axis=2)
+    texture_a, texture_b = (
+        (np.diff(x, axis=1) ** 2).reshape(DIRECTION_BANDS, -1).mean(axis=1) for x in (a, b)
+    )
+    return shifts[per_band.argmin(axis=0)], np.minimum(texture_a, texture_b)
 
 
 def _finding(kind: str, frame: SpinFrame, message: str, **extra: Any) -> dict[str, Any]:

@@ -26,6 +26,16 @@ from images_app.spin_health import SpinFrame, spin_health_assess
 
 FIXTURES = Path(__file__).parent / "fixtures" / "spin"
 SPINS = ("car_toyota_chr_evox_36", "bicycle_spritespin_34", "demo_24")
+# How each spin turns, seen from above, as the frame index grows (judged from the pictures):
+# the car shows its driver side in frame 1 and its rear in frame 10; the bicycle's rear wheel
+# comes towards the camera (larger, lower) from frame 1 to its rear view in frame 9; the demo
+# spin's car swings its left end towards the camera as the angle grows.
+TURNS = {
+    "car_toyota_chr_evox_36": "clockwise",
+    "bicycle_spritespin_34": "clockwise",
+    "demo_24": "counter_clockwise",
+}
+OTHER_WAY = {"clockwise": "counter_clockwise", "counter_clockwise": "clockwise"}
 KINDS = (
     "duplicate",
     "swap_neighbours",
@@ -214,4 +224,9 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
         "variants": sum(done.values()) + per_kind * len(SPINS),
         "clean_false_alarms": clean_alarms,
         "directions": directions,
+        "directions_right": sum(
+            directions[name] == TURNS[name]
+            and directions[name + " reversed"] == OTHER_WAY[TURNS[name]]
+            for name in SPINS
+        ),
     }

@@ -3,6 +3,8 @@
 The figures are the ones in docs/spin-health.md; a change that makes any of them worse
 fails here."""
 
+from functools import cache
+
 import pytest
 
 from images_app.spin_health import SpinFrame, spin_health_assess
@@ -62,13 +64,10 @@ def test_a_dropped_frame_is_found_from_the_pictures_when_the_angles_are_consecut
 
 def test_the_turn_direction_flips_when_the_spin_is_reversed(measured):
     directions = measured["directions"]
-    # The car turns clockwise seen from above: frame 1 shows its driver side, frame 10 its rear.
-    assert directions["car_toyota_chr_evox_36"] == "clockwise"
-    for name in spin_variants.SPINS:
-        assert {directions[name], directions[name + " reversed"]} == {
-            "clockwise",
-            "counter_clockwise",
-        }
+    for name, turn in spin_variants.TURNS.items():
+        assert directions[name] == turn
+        assert directions[name + " reversed"] == spin_variants.OTHER_WAY[turn]
+    assert measured["directions_right"] == len(spin_variants.SPINS)
 
 
 def test_a_swapped_pair_is_named_with_the_angle_each_frame_belongs_at():
@@ -97,25 +96,37 @@ def test_a_spin_still_being_captured_is_not_unhealthy_for_its_missing_last_frame
     assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 2)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The whole-frame shift reads the demo's synthetic car as clockwise: its far edge "
-    "and roof, seen from above, outweigh the near side (docs/spin-health.md).",
-)
-def test_the_demo_turntable_reads_counter_clockwise():
-    # The demo seed's car (devtools/demo.py): as the angle grows its left end swings towards
-    # the camera, so seen from above it turns counter-clockwise (docs/viewer.md).
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reversed"])
+@pytest.mark.parametrize("step", [1, *spin_variants.COARSER], ids=lambda s: f"every-{s}")
+@pytest.mark.parametrize("name", spin_variants.SPINS)
+def test_the_turn_direction_is_read_from_the_near_side_against_the_far_side(name, step, reverse):
+    turn = spin_variants.TURNS[name]
+    tinies = [f.tiny for f in spin_variants.clean(name)][::step]
+    direction = spin_health_assess(spin_variants._renumber(tinies[::-1] if reverse else tinies))[
+        "direction"
+    ]
+    assert direction == (spin_variants.OTHER_WAY[turn] if reverse else turn)
+
+
+@cache
+def demo_turntable_tinies() -> tuple[bytes, ...]:
     from devtools.demo import render_turntable_photo
     from images_app import pipeline
 
-    frames = [
-        SpinFrame(
-            index=i,
-            angle=i * 15,
-            tiny=pipeline.process_image_bytes(
-                render_turntable_photo(i * 15), content_type="image/jpeg"
-            ).signature.tiny,
-        )
+    return tuple(
+        pipeline.process_image_bytes(
+            render_turntable_photo(i * 15), content_type="image/jpeg"
+        ).signature.tiny
         for i in range(24)
-    ]
-    assert spin_health_assess(frames, frame_count=24)["direction"] == "counter_clockwise"
+    )
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reversed"])
+def test_the_demo_turntable_reads_counter_clockwise(reverse):
+    # The demo seed's car (devtools/demo.py): as the angle grows its left end swings towards
+    # the camera, so seen from above it turns counter-clockwise (docs/viewer.md). Its roof and
+    # far edge have more texture than its near side, which once fooled a whole-frame shift.
+    tinies = list(demo_turntable_tinies())
+    frames = spin_variants._renumber(tinies[::-1] if reverse else tinies)
+    expected = "clockwise" if reverse else "counter_clockwise"
+    assert spin_health_assess(frames, frame_count=24)["direction"] == expected
