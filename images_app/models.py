@@ -121,9 +121,12 @@ class ReshootItem(models.Model):
     passes QC; ``open → cancelled`` when the reviewer publishes or accepts it anyway.
     At most one open item per frame or shot of a session: a second rejection adds to it.
 
-    ``automatic``: made by the server when the image failed QC (the org's ``qc_reshoot``
-    policy; ``requested_by`` is null); ``required``: the policy is ``require``, so the image
-    cannot be published while the item is open (images_app/review.py).
+    ``automatic``: made by the server when the image failed QC or a spin-health finding
+    named its frame (the org's ``qc_reshoot`` policy; ``requested_by`` is null);
+    ``required``: the policy is ``require``, so the image cannot be published while the item
+    is open (images_app/review.py). ``spin_health_only``: the item exists only because of a
+    spin-health finding (no QC failure, no reviewer has added to it or dismissed it): when
+    a later recomputation no longer reports the finding, the open item is withdrawn.
     """
 
     class Status(models.TextChoices):
@@ -158,6 +161,7 @@ class ReshootItem(models.Model):
     )
     automatic = models.BooleanField(default=False)
     required = models.BooleanField(default=False)
+    spin_health_only = models.BooleanField(default=False)
     dismissed_at = models.DateTimeField(null=True, blank=True)
     dismissed_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

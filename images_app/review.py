@@ -20,6 +20,14 @@ is open (``reshoot_required_gate``, a 409 ``RESHOOT_REQUIRED``): a replacement t
 QC fulfils it, or a reviewer dismisses it ("accept as is", ``reshoot_dismiss``), which
 makes the image publishable again.
 
+Spin health (``spin_health.spin_health_refresh``) calls ``reshoots_spin_health`` in its
+transaction, with the session's row locked: under the same policy, a frame found repeating
+its neighbour or out of order gets an automatic item with ``wrong_angle`` and the finding's
+message as the note (``spin_health_only`` while nothing else asks for it); once a later
+refresh no longer reports the finding, such an item still open is withdrawn (``cancelled``,
+a ``reshoot_dismissed`` event with ``withdrawn``). A skipped angle names no frame to take
+again (its ``frame_index`` is the frame after the gap), so it is left to the reviewer.
+
 Every change takes the session's row lock first (items are per session), bumps the
 session's detail version (its ETag) and records its events in the same transaction, like
 the rest of the image services.
@@ -39,8 +47,8 @@ from accounts.models import User
 from events_app.models import Event
 from events_app.services import actor_fields, event_record
 from images_app import published_set
-from images_app.models import Image, ReshootItem
-from images_app.rules import REJECT_REASONS
+from images_app.models import CheckPolicy, Image, ReshootItem
+from images_app.rules import REJECT_REASONS, WRONG_ANGLE_FINDINGS
 from imaging.api.errors import ApplicationError
 from sessions_app.models import CaptureSession
 from sessions_app.services import session_detail_changed
@@ -117,9 +125,11 @@ def _item_add(
     note: str,
     automatic: bool = False,
     required: bool = False,
+    spin_health: bool = False,
 ) -> ReshootItem:
     """The open item for this frame or shot, created or with these reasons added. The
-    caller holds the session's lock."""
+    caller holds the session's lock. ``spin_health``: asked for by a spin-health finding;
+    anything else adding to an item makes it no longer the finding's alone."""
     place = _same_place(frame_index=frame_index, shot_name=shot_name)
     open_items = ReshootItem.objects.filter(session_id=session.pk, status=ReshootItem.Status.OPEN)
     item = None
@@ -140,6 +150,7 @@ def _item_add(
             requested_by=_user_of(actor),
             automatic=automatic,
             required=required,
+            spin_health_only=spin_health,
         )
     else:
         item.reasons = [code for code in REJECT_REASONS if code in {*item.reasons, *reasons}]
@@ -147,7 +158,9 @@ def _item_add(
             item.note = f"{item.note}\n{note}".strip()[:NOTE_MAX_LENGTH]
         if item.image_id is None and image is not None:
             item.image = image
-        item.save(update_fields=["reasons", "note", "image"])
+        if not spin_health:
+            item.spin_health_only = False
+        item.save(update_fields=["reasons", "note", "image", "spin_health_only"])
     event_record(
         org_id=session.org_id,
         entity_type=Event.EntityType.SESSION,
@@ -162,6 +175,7 @@ def _item_add(
             "reasons": reasons,
             "automatic": automatic,
             "required": item.required,
+            "spin_health": spin_health,
         },
         **actor_fields(actor),
     )
@@ -187,6 +201,64 @@ def reshoot_automatic(
         automatic=True,
         required=required,
     )
+
+
+def reshoots_spin_health(*, session: CaptureSession, findings: list[dict[str, Any]]) -> bool:
+    """Bring the session's spin-health items in line with ``findings`` (the refresh's); call
+    it in the refresh's transaction, holding the session's row. Returns whether an item
+    was made, added to or withdrawn (the session's detail version is then bumped).
+
+    Under ``qc_reshoot`` suggest or require, each ``duplicate`` or ``out_of_order`` finding
+    of a processed frame asks for it again (``wrong_angle``), unless its item already says
+    so or a reviewer has decided about it (fulfilled, or dismissed: accepted as is). Whatever
+    the policy, an open item that only a finding asked for (``spin_health_only``) is
+    withdrawn once no finding names its image. Items made by QC or a reviewer, or added to
+    by them, are never withdrawn."""
+    wrong = {}
+    for finding in findings:
+        if finding.get("type") in WRONG_ANGLE_FINDINGS and finding.get("image_id"):
+            wrong.setdefault(str(finding["image_id"]), finding)
+    changed = False
+    for item in ReshootItem.objects.select_for_update().filter(
+        session_id=session.pk, status=ReshootItem.Status.OPEN, spin_health_only=True
+    ):
+        if str(item.image_id) not in wrong:
+            if not changed:
+                session_detail_changed(session_id=session.pk)
+                changed = True
+            _dismissed(item, actor=None, note="", withdrawn=True)
+    mode = (
+        CheckPolicy.objects.filter(org_id=session.org_id)
+        .values_list("qc_reshoot", flat=True)
+        .first()
+    )
+    if not wrong or mode not in (CheckPolicy.QcReshoot.SUGGEST, CheckPolicy.QcReshoot.REQUIRE):
+        return changed
+    asked = ReshootItem.objects.filter(
+        session_id=session.pk, image_id__in=list(wrong), reasons__contains=["wrong_angle"]
+    ).exclude(status=ReshootItem.Status.CANCELLED, spin_health_only=True)  # withdrawn
+    decided = {str(image_id) for image_id in asked.values_list("image_id", flat=True)}
+    images = Image.objects.filter(
+        session_id=session.pk, pk__in=list(wrong), status=Image.Status.PROCESSED
+    ).exclude(pk__in=list(decided))
+    for image in images.order_by("frame_index", "created_at"):
+        if not changed:
+            session_detail_changed(session_id=session.pk)
+            changed = True
+        _item_add(
+            session=session,
+            actor=None,
+            image=image,
+            frame_index=image.frame_index,
+            angle_deg=image.angle_deg,
+            shot_name=image.shot_name,
+            reasons=["wrong_angle"],
+            note=str(wrong[str(image.pk)].get("message") or "")[:NOTE_MAX_LENGTH],
+            automatic=True,
+            required=mode == CheckPolicy.QcReshoot.REQUIRE,
+            spin_health=True,
+        )
+    return changed
 
 
 def reshoot_required_gate(*, image: Image) -> None:
@@ -232,13 +304,18 @@ def reshoot_dismiss(*, item: ReshootItem, actor: Any, note: str | None = "") -> 
     return locked
 
 
-def _dismissed(item: ReshootItem, *, actor: Any, note: str) -> None:
+def _dismissed(item: ReshootItem, *, actor: Any, note: str, withdrawn: bool = False) -> None:
+    """Cancel an open item: a reviewer's "accept as is", or (``withdrawn``) the server
+    taking back an item whose spin-health finding is gone. A reviewer's decision is final:
+    the item is no longer the finding's alone, so the finding never asks again."""
     item.status = ReshootItem.Status.CANCELLED
     item.dismissed_at = timezone.now()
     item.dismissed_by = _user_of(actor)
+    if not withdrawn:
+        item.spin_health_only = False
     if note:
         item.note = f"{item.note}\n{note}".strip()[:NOTE_MAX_LENGTH]
-    item.save(update_fields=["status", "dismissed_at", "dismissed_by", "note"])
+    item.save(update_fields=["status", "dismissed_at", "dismissed_by", "note", "spin_health_only"])
     event_record(
         org_id=item.org_id,
         entity_type=Event.EntityType.SESSION,
@@ -251,6 +328,7 @@ def _dismissed(item: ReshootItem, *, actor: Any, note: str) -> None:
             "automatic": item.automatic,
             "required": item.required,
             "note": note,
+            "withdrawn": withdrawn,
         },
         **actor_fields(actor),
     )

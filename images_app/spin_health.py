@@ -366,10 +366,17 @@ def _deg(angle: float | None) -> str:
 def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None:
     """Recompute a spin session's health from its processed frames and store it on the
     session (``CaptureSession.spin_health``). The session row is locked while it is
-    recomputed, so frames finishing at the same time cannot write an older result last."""
+    recomputed, so frames finishing at the same time cannot write an older result last.
+
+    A frame taken again (a replacement, or another upload with its ``frame_index``) stands
+    for its frame: the newest signature of each frame is judged. In the same transaction
+    the automatic reshoot items of the findings follow them (``review.reshoots_spin_health``,
+    the org's ``qc_reshoot`` policy): made for frames found repeated or out of order,
+    withdrawn when the finding is gone."""
     from django.db import transaction
 
     from images_app.models import ImageSignature
+    from images_app.review import reshoots_spin_health
     from sessions_app.models import CaptureSession
 
     with transaction.atomic():
@@ -383,7 +390,8 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
             return None
         rows = (
             ImageSignature.objects.filter(session_id=session_id, frame_index__isnull=False)
-            .order_by("frame_index")
+            .order_by("frame_index", "-image__created_at", "-image_id")
+            .distinct("frame_index")
             .values_list("image_id", "frame_index", "image__angle_deg", "tiny")
         )
         frames = [
@@ -395,4 +403,5 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
             planned = None
         health = spin_health_assess(frames, frame_count=planned)
         CaptureSession.objects.filter(pk=session_id).update(spin_health=health)
+        reshoots_spin_health(session=session, findings=health["findings"])
     return health

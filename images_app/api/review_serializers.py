@@ -65,7 +65,8 @@ class ReshootItemOutput(serializers.Serializer):
         source="replacement_id", allow_null=True, help_text="The image that fulfilled it."
     )
     automatic = serializers.BooleanField(
-        help_text="Made by the server when the image failed QC (the organisation's "
+        help_text="Made by the server when the image failed QC or spin health found the "
+        "frame repeated or out of order (reason `wrong_angle`; the organisation's "
         "`qc_reshoot` policy), not by a reviewer."
     )
     required = serializers.BooleanField(
