@@ -20,6 +20,7 @@ class Event(models.Model):
         SESSION = "session", "Session"
         IMAGE = "image", "Image"
         DEVICE = "device", "Device"
+        VEHICLE = "vehicle", "Vehicle"
 
     class Type(models.TextChoices):
         UPLOAD_STARTED = "upload_started", "Upload started"
@@ -38,8 +39,12 @@ class Event(models.Model):
         RESHOOT_FULFILLED = "reshoot_fulfilled", "Reshoot fulfilled"
         DEVICE_ENROLLED = "device_enrolled", "Device enrolled"
         DEVICE_REVOKED = "device_revoked", "Device revoked"
+        # A vehicle's publication: a new live version (publish, unpublish, rollback), withdrawn.
+        PUBLICATION_PUBLISHED = "publication_published", "Publication published"
+        PUBLICATION_WITHDRAWN = "publication_withdrawn", "Publication withdrawn"
 
-    # What clients may post to /events; the rest are the server's own.
+    # What clients may post to /events (entity and event types); the rest are the server's own.
+    CLIENT_ENTITY_TYPES = (EntityType.SESSION, EntityType.IMAGE, EntityType.DEVICE)
     CLIENT_TYPES = (
         Type.UPLOAD_STARTED,
         Type.UPLOAD_COMPLETE,

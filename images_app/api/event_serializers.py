@@ -66,7 +66,9 @@ CLIENT_EVENT_TYPE_CHOICES = [(t.value, t.label) for t in Event.CLIENT_TYPES]
 class EventIn(serializers.Serializer):
     """One event. Other keys are ignored (clients may send more than we store)."""
 
-    entity_type = serializers.ChoiceField(choices=Event.EntityType.choices)
+    entity_type = serializers.ChoiceField(
+        choices=[(t.value, t.label) for t in Event.CLIENT_ENTITY_TYPES]
+    )
     entity_id = StrictUUIDField()
     type = serializers.ChoiceField(choices=CLIENT_EVENT_TYPE_CHOICES)
     message = StrictCharField(max_length=MAX_MESSAGE_CHARS, required=False, allow_blank=True)
@@ -104,7 +106,7 @@ class EventsAccepted(serializers.Serializer):
     accepted = serializers.IntegerField()
 
 
-_ENTITY_TYPES = frozenset(Event.EntityType.values)
+_ENTITY_TYPES = frozenset(t.value for t in Event.CLIENT_ENTITY_TYPES)
 _CLIENT_TYPES = frozenset(t.value for t in Event.CLIENT_TYPES)
 # What DRF's CharField refuses in any string: NUL and lone surrogates.
 _REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
