@@ -62,6 +62,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "reshoot.request": PUBLISHING_ROLES,
     "image.reprocess": ADMIN_ONLY,
     "org.administer": ADMIN_ONLY,
+    # The org's webhook endpoints: create, change, rotate secrets, test, deliveries, replay.
+    "webhook.manage": ADMIN_ONLY,
 }
 DEVICE_ACTIONS = frozenset({"session.create", "session.finish", "image.upload"})
 
