@@ -68,7 +68,7 @@ class Receiver:
             def log_message(self, *args) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -124,5 +124,8 @@ class Receiver:
             return list(self.received)
 
     def verified(self, *secrets: str) -> list[Any]:
-        """Every request's payload, each verified with every one of ``secrets``."""
-        return [[r.verify(s) for s in secrets][0] for r in list(self.received)]
+        """Every request's payload, each request verified with every one of ``secrets``."""
+        payloads = []
+        for received in list(self.received):
+            payloads += [received.verify(secret) for secret in secrets][:1]
+        return payloads

@@ -87,10 +87,13 @@ def test_a_rolled_back_change_sends_nothing(
     class Undo(Exception):
         pass
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(Undo), transaction.atomic():
-            session_finish(session=session, status="complete", completed_at=None, actor=None)
-            raise Undo
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(Undo),
+        transaction.atomic(),
+    ):
+        session_finish(session=session, status="complete", completed_at=None, actor=None)
+        raise Undo
     assert callbacks == []
     assert not WebhookMessage.objects.exists()
     assert receiver.received == []
@@ -289,9 +292,7 @@ def test_an_endpoint_failing_for_five_days_is_disabled(
     assert endpoint.disabled_reason.startswith("Every delivery failed for 5 days")
 
 
-def test_a_success_clears_the_failing_clock(
-    endpoint, receiver, django_capture_on_commit_callbacks
-):
+def test_a_success_clears_the_failing_clock(endpoint, receiver, django_capture_on_commit_callbacks):
     delivery = failing_delivery(endpoint, receiver, django_capture_on_commit_callbacks, 500, 200)
     endpoint.refresh_from_db()
     assert endpoint.failing_since is not None
