@@ -5,6 +5,7 @@ rotation, replay, the SSRF rule at delivery, redirects, the response cap."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from publishing import services as publishing_services
 from publishing.models import Publication
 from sessions_app.services import session_finish
 from sessions_app.tests.factories import CaptureSessionFactory
-from webhooks import services, signing
+from webhooks import services, signing, ssrf, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from webhooks.tests.receiver import Answer
 
@@ -457,3 +458,45 @@ def test_a_receiver_down_for_a_while_gets_everything_from_the_sweeper(
     assert len({r.webhook_id for r in receiver.wait_for(3)}) == 3
     with django_capture_on_commit_callbacks(execute=True):
         assert services.deliveries_sweep() == 0
+
+
+SSRF_AT_DELIVERY = [
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.10",
+    "169.254.169.254",
+    "127.0.0.1",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "[fc00::]",
+    "[fe80::1]",
+    "[2002:a9fe:a9fe::]",  # 6to4 of 169.254.169.254
+    "[64:ff9b::7f00:1]",  # NAT64 of 127.0.0.1
+    "0.0.0.0",
+    "224.0.0.1",
+    "localhost",
+]
+
+
+@pytest.mark.parametrize("host", SSRF_AT_DELIVERY)
+def test_the_ssrf_table_is_refused_at_delivery_without_connecting(host, settings):
+    settings.WEBHOOKS_ALLOW_INSECURE = False
+    outcome = transport.post(endpoint_key="x", url=f"https://{host}/hook", body=b"{}", headers={})
+    assert outcome.status_code is None
+    assert outcome.error.startswith("refused: The host ")
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"])
+def test_public_addresses_may_receive_webhooks(address, settings):
+    settings.WEBHOOKS_ALLOW_INSECURE = False
+    assert ssrf.address_refusal(ipaddress.ip_address(address)) is None
+
+
+def test_the_insecure_setting_allows_loopback_but_never_private_or_metadata(settings):
+    settings.WEBHOOKS_ALLOW_INSECURE = True
+    assert ssrf.address_refusal(ipaddress.ip_address("127.0.0.1")) is None
+    assert ssrf.address_refusal(ipaddress.ip_address("::1")) is None
+    assert ssrf.address_refusal(ipaddress.ip_address("10.0.0.1")) == "a private address"
+    assert ssrf.address_refusal(ipaddress.ip_address("169.254.169.254")) == (
+        "a cloud metadata address"
+    )
