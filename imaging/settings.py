@@ -304,6 +304,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env.int("WEBHOOK_SWEEP_SECONDS", default=10)),
     },
 }
+# Tasks a worker process runs on one database connection before Celery closes it (0: it
+# closes it around every task). The webhooks role sets it (scripts/entrypoint.sh): its task
+# checks the connection first, as a request does; a new connection per delivery would cost
+# more than the delivery.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=0)
 # Webhook deliveries have a queue (and workers) of their own: image backlogs never delay them.
 CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
 

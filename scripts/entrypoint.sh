@@ -44,8 +44,11 @@ case "$role" in
   webhooks)
     echo webhooks > "$ROLE_FILE" 2>/dev/null || true
     metrics_dir webhooks
+    # One database connection per pool process across deliveries (settings.py).
+    export CELERY_DB_REUSE_MAX="${CELERY_DB_REUSE_MAX:-1000}"
     exec celery -A imaging --quiet worker --queues webhooks --loglevel "${LOG_LEVEL:-INFO}" \
-      --hostname "webhooks@%h" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-2}" "$@" ;;
+      --hostname "webhooks@%h" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-2}" \
+      --prefetch-multiplier "${WEBHOOK_WORKER_PREFETCH:-8}" "$@" ;;
   beat)
     echo beat > "$ROLE_FILE" 2>/dev/null || true
     mkdir -p "$VAR_DIR"

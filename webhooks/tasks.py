@@ -9,12 +9,13 @@ service's schedule, not Celery's; only the database's transient errors retry her
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from webhooks import services
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
@@ -25,7 +26,12 @@ from webhooks import services
     soft_time_limit=50,
     time_limit=60,
 )
-def deliver(delivery_id: str) -> str:
+def deliver(self, delivery_id: str) -> str:
+    # As at the start of a request: a broken or expired connection is replaced (the webhooks
+    # worker keeps its connection across tasks, CELERY_DB_REUSE_MAX). Not when run in-process
+    # after a commit (development): that connection is the caller's.
+    if not self.request.is_eager:
+        close_old_connections()
     return services.delivery_attempt(delivery_id=delivery_id)
 
 

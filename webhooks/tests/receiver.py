@@ -52,6 +52,8 @@ class Receiver:
         self.host = host
         self.port = port
         self.received: list[Received] = []
+        # When each webhook-id first arrived (time.time()), for latency measurements.
+        self.first_seen: dict[str, float] = {}
         self.answers: list[Answer] = [Answer()]
         self.lock = threading.Condition()
         self.server: _Server | None = None
@@ -74,6 +76,7 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 answer = receiver._next_answer()
                 with receiver.lock:
+                    receiver.first_seen.setdefault(headers.get("webhook-id", ""), time.time())
                     receiver.received.append(Received(self.path, headers, body))
                     receiver.lock.notify_all()
                 if answer.sleep:
