@@ -20,7 +20,7 @@ ID = "5F0C2A8E-3D4B-4C41-9A53-0D2F3C6B7A10"
 VALID = [
     *(
         {"entity_type": kind, "entity_id": ID, "type": type_}
-        for kind in Event.EntityType.values
+        for kind in Event.CLIENT_ENTITY_TYPES
         for type_ in Event.CLIENT_TYPES
     ),
     {"entity_type": "image", "entity_id": ID.lower(), "type": "upload_failed", "message": ""},

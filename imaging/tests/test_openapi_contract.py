@@ -304,7 +304,9 @@ def test_every_request_body_is_required(document):
         for operation in item.values()
         if "requestBody" in operation
     ]
-    assert len(bodies) == 9  # … the publication rollback, a rejection and a reshoot request
+    # … the publication rollback, a rejection, a reshoot request, a webhook endpoint made and
+    # changed
+    assert len(bodies) == 11
     assert all(body["required"] for body in bodies)
 
 
