@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every role, chosen by the command (scripts/entrypoint.sh):
-#   web (default) | worker | beat | migrate | healthcheck | any command
+#   web (default) | worker | webhooks | beat | migrate | healthcheck | any command
 #   docker run IMAGE migrate; docker run IMAGE web; docker run IMAGE worker; ...
 # Build: docker build -t imaging .
 

@@ -9,7 +9,7 @@ PORT ?= 8000
 # DEBUG is off unless set (imaging/settings.py): the development targets turn it on.
 DEV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size api-check bench-publish bench-duplicates bench-qc
+.PHONY: run test test-faults venv migrate lint lint-imports fmt check clean bench bench-api fuzz docs viewer-size api-check bench-publish bench-duplicates bench-qc bench-webhooks
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,11 @@ bench-qc: venv
 # One million perceptual hashes in PostgreSQL (DATABASE_URL): the near-duplicate lookup's p99.
 bench-duplicates: venv
 	$(DEV) $(PY) bench/duplicates.py
+
+# Webhook deliveries per second with two worker processes, and commit → first attempt latency,
+# against bare POSTs to the same loopback receiver (PostgreSQL at DATABASE_URL).
+bench-webhooks: venv
+	$(DEV) $(PY) bench/webhooks.py
 
 fuzz: venv
 	$(DEV) $(PY) scripts/fuzz.py

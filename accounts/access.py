@@ -66,6 +66,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "org.administer": ADMIN_ONLY,
     # Create, change and delete the organisation's shot-list templates (everyone reads them).
     "shot_list_template.manage": ADMIN_ONLY,
+    # The org's webhook endpoints: create, change, rotate secrets, test, deliveries, replay.
+    "webhook.manage": ADMIN_ONLY,
 }
 DEVICE_ACTIONS = frozenset({"session.create", "session.finish", "image.upload"})
 

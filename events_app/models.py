@@ -20,8 +20,10 @@ class Event(models.Model):
         SESSION = "session", "Session"
         IMAGE = "image", "Image"
         DEVICE = "device", "Device"
-        # Recorded by the server only (the console's shot-list template editor).
+        # Recorded by the server only: shot-list templates (the console's editor) and
+        # vehicles (their publications).
         TEMPLATE = "template", "Shot-list template"
+        VEHICLE = "vehicle", "Vehicle"
 
     class Type(models.TextChoices):
         UPLOAD_STARTED = "upload_started", "Upload started"
@@ -44,8 +46,12 @@ class Event(models.Model):
         TEMPLATE_CREATED = "template_created", "Shot-list template created"
         TEMPLATE_CHANGED = "template_changed", "Shot-list template changed"
         TEMPLATE_DELETED = "template_deleted", "Shot-list template deleted"
+        # A vehicle's publication: a new live version (publish, unpublish, rollback), withdrawn.
+        PUBLICATION_PUBLISHED = "publication_published", "Publication published"
+        PUBLICATION_WITHDRAWN = "publication_withdrawn", "Publication withdrawn"
 
-    # What clients may post to /events; the rest are the server's own.
+    # What clients may post to /events (entity and event types); the rest are the server's own.
+    CLIENT_ENTITY_TYPES = (EntityType.SESSION, EntityType.IMAGE, EntityType.DEVICE)
     CLIENT_TYPES = (
         Type.UPLOAD_STARTED,
         Type.UPLOAD_COMPLETE,
@@ -53,8 +59,6 @@ class Event(models.Model):
         Type.QC_FAILED,
         Type.PUBLISHED,
     )
-    # What clients may post about; the rest are the server's own.
-    CLIENT_ENTITY_TYPES = (EntityType.SESSION, EntityType.IMAGE, EntityType.DEVICE)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey(

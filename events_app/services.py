@@ -1,16 +1,37 @@
 """Recording events: the audit log is a sink. Services of every app call ``event_record``
-explicitly, inside their transaction; nothing here calls back into them."""
+explicitly, inside their transaction; nothing here calls back into them.
+
+An app above may hear every recorded event through an explicit listener (registered once in
+its ``AppConfig.ready`` with ``listen``), called by ``event_record`` with the new Event inside
+the caller's transaction: whatever the listener writes commits or rolls back with the change
+(``webhooks`` writes its outbox this way). ``events_insert`` (client telemetry, in bulk) calls
+no listener.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, models
 
 from events_app.models import Event
+
+Listener = Callable[[Event], None]
+_listeners: list[Listener] = []
+
+
+def listen(listener: Listener) -> None:
+    """Register ``listener`` (once; registering the same function again changes nothing)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def listeners() -> list[Listener]:
+    return list(_listeners)
 
 
 def event_record(
@@ -25,7 +46,7 @@ def event_record(
     meta: dict[str, Any] | None = None,
     request_id: str | None = None,
 ) -> Event:
-    return Event.objects.create(
+    event = Event.objects.create(
         org_id=org_id,
         actor_type=actor_type,
         actor_id=actor_id,
@@ -36,6 +57,9 @@ def event_record(
         meta=meta or {},
         request_id=request_id or "",
     )
+    for listener in _listeners:
+        listener(event)
+    return event
 
 
 @functools.cache

@@ -95,7 +95,7 @@ def _visible_entities(entity_type: str) -> PreparedQuery:
 
 
 def _invisible_indexes(*, actor: Actor, events: list[dict[str, Any]]) -> list[int]:
-    wanted: dict[str, set[uuid.UUID]] = {t: set() for t in Event.EntityType.values}
+    wanted: dict[str, set[uuid.UUID]] = {t.value: set() for t in Event.CLIENT_ENTITY_TYPES}
     for e in events:
         wanted[e["entity_type"]].add(e["entity_id"])
     visible: set[tuple[str, uuid.UUID]] = set()

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "images_app",
     "events_app",
     "publishing",
+    "webhooks",
     "devtools",  # development commands only (make run, seed_demo); never imported
 ]
 
@@ -225,6 +226,8 @@ SPECTACULAR_SETTINGS = {
         "ImageStatusEnum": "images_app.models.Image.Status",
         "PublicationStatusEnum": "publishing.models.Publication.Status",
         "PublicationActionEnum": "publishing.models.PublicationVersion.Action",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        "WebhookEventTypeEnum": "webhooks.api.serializers.EVENT_TYPE_CHOICES",
         # Named for what they are, not for the field (``TypeEnum``, ``UseEnum``...).
         "EventTypeEnum": "images_app.api.event_serializers.CLIENT_EVENT_TYPE_CHOICES",
         "SessionFinishStatusEnum": "sessions_app.api.serializers.FINISHED_STATUS_CHOICES",
@@ -295,7 +298,47 @@ CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_BEAT_SCHEDULE = {
     "sweep-uploads": {"task": "images_app.tasks.sweep_uploads", "schedule": 300.0},
     "sweep-publications": {"task": "publishing.tasks.sweep_publications", "schedule": 3600.0},
+    # Webhook attempts that are due and not in the broker (long retries, lost tasks).
+    "sweep-webhooks": {
+        "task": "webhooks.tasks.sweep_deliveries",
+        "schedule": float(env.int("WEBHOOK_SWEEP_SECONDS", default=10)),
+    },
 }
+# Tasks a worker process runs on one database connection before Celery closes it (0: it
+# closes it around every task). The webhooks role sets it (scripts/entrypoint.sh): its task
+# checks the connection first, as a request does; a new connection per delivery would cost
+# more than the delivery.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=0)
+# Webhook deliveries have a queue (and workers) of their own: image backlogs never delay them.
+CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
+
+# --- Webhooks (webhooks/, docs/webhooks.md)
+# Development and tests only: also allows http URLs and loopback addresses. Never in production.
+WEBHOOKS_ALLOW_INSECURE = env.bool("WEBHOOKS_ALLOW_INSECURE", default=False)
+# The API's public base URL for the links in payloads ("https://api.example.com"); empty:
+# links are paths from the API root ("/v1/images/…").
+WEBHOOKS_API_BASE_URL = env.str("WEBHOOKS_API_BASE_URL", default="")
+# Multiplies the retry schedule (5 s … 10 h); tests compress it.
+WEBHOOK_RETRY_SCALE = env.float("WEBHOOK_RETRY_SCALE", default=1.0)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_REQUEST_TIMEOUT = env.float("WEBHOOK_REQUEST_TIMEOUT", default=15.0)
+# At most this much of a response is read; the console keeps the first 1 KB of it.
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=64 * 1024)
+WEBHOOK_RESPONSE_KEEP_BYTES = env.int("WEBHOOK_RESPONSE_KEEP_BYTES", default=1024)
+# An endpoint whose every attempt failed for this long is disabled.
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+# An attempt's claim: past it, a worker that died mid-attempt is presumed dead and the
+# attempt is sent again. Must exceed WEBHOOK_REQUEST_TIMEOUT.
+WEBHOOK_CLAIM_SECONDS = env.float("WEBHOOK_CLAIM_SECONDS", default=30.0)
+# Retries due within this many seconds wait in the broker (countdown); later ones are
+# enqueued by the sweeper. Keep it well below the broker's visibility timeout.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env.float("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=600.0)
+# The sweeper enqueues a due attempt again when its task was sent longer ago than this.
+WEBHOOK_REENQUEUE_SECONDS = env.float("WEBHOOK_REENQUEUE_SECONDS", default=60.0)
+if not WEBHOOK_CLAIM_SECONDS > WEBHOOK_REQUEST_TIMEOUT >= WEBHOOK_CONNECT_TIMEOUT > 0:
+    raise environ.ImproperlyConfigured(
+        "Need WEBHOOK_CLAIM_SECONDS > WEBHOOK_REQUEST_TIMEOUT >= WEBHOOK_CONNECT_TIMEOUT > 0."
+    )
 
 # --- Processing
 # A presigned PUT cannot bound the size: the worker refuses bigger objects (HEAD first).

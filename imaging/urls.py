@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("sessions_app.api.urls")),
     path("", include("images_app.api.urls")),
     path("", include("publishing.api.urls")),
+    path("", include("webhooks.api.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     # Unknown API paths answer in the envelope even with DEBUG on (no HTML debug page).

@@ -29,6 +29,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from events_app.models import Event
+from events_app.services import actor_fields, event_record
 from images_app import services as image_services
 from images_app import storage
 from images_app.models import Image
@@ -170,6 +172,25 @@ def _version_write(*, vehicle_id: uuid.UUID, actor: Any, action: str) -> Publica
         publication.renditions_deleted_at = None
     publication.save(
         update_fields=["version", "status", "updated_at", "withdrawn_at", "renditions_deleted_at"]
+    )
+    # The audit log (and what listens to it: webhooks) hears of the version in this
+    # transaction, so a rolled-back change leaves no trace.
+    withdrawn = status == Publication.Status.WITHDRAWN
+    event_record(
+        org_id=org_id,
+        entity_type=Event.EntityType.VEHICLE,
+        entity_id=vehicle_id,
+        type=Event.Type.PUBLICATION_WITHDRAWN if withdrawn else Event.Type.PUBLICATION_PUBLISHED,
+        message=f"v{version.number} ({action})",
+        meta={
+            "publication_id": str(publication.pk),
+            "version": version.number,
+            "action": action,
+            "manifest_url": publication_manifest_url(vehicle_id),
+            "added": len(diff["added"]),
+            "removed": len(diff["removed"]),
+        },
+        **actor_fields(actor),
     )
     render_enqueue_on_commit(publication_id=publication.pk, number=version.number)
     return version

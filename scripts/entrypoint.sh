@@ -3,6 +3,7 @@
 # (make run's Procfile uses them too):
 #   web        gunicorn on ${WEB_BIND:-0.0.0.0}:${PORT:-8000}
 #   worker     celery worker (image processing)
+#   webhooks   celery worker of the webhooks queue only (deliveries never wait behind images)
 #   beat       celery beat (the upload sweeper); run exactly one per deployment
 #   migrate    database migrations, then the bucket when S3_CREATE_BUCKET=true; exits
 #   healthcheck  the container's HEALTHCHECK for the role this container runs
@@ -40,6 +41,14 @@ case "$role" in
     metrics_dir worker
     exec celery -A imaging --quiet worker --loglevel "${LOG_LEVEL:-INFO}" \
       --concurrency "${WORKER_CONCURRENCY:-2}" "$@" ;;
+  webhooks)
+    echo webhooks > "$ROLE_FILE" 2>/dev/null || true
+    metrics_dir webhooks
+    # One database connection per pool process across deliveries (settings.py).
+    export CELERY_DB_REUSE_MAX="${CELERY_DB_REUSE_MAX:-1000}"
+    exec celery -A imaging --quiet worker --queues webhooks --loglevel "${LOG_LEVEL:-INFO}" \
+      --hostname "webhooks@%h" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-2}" \
+      --prefetch-multiplier "${WEBHOOK_WORKER_PREFETCH:-8}" "$@" ;;
   beat)
     echo beat > "$ROLE_FILE" 2>/dev/null || true
     mkdir -p "$VAR_DIR"
@@ -71,6 +80,9 @@ PY
       worker)
         exec celery -A imaging inspect ping --timeout 5 \
           --destination "celery@$(hostname)" >/dev/null ;;
+      webhooks)
+        exec celery -A imaging inspect ping --timeout 5 \
+          --destination "webhooks@$(hostname)" >/dev/null ;;
       *)
         exit 0 ;;
     esac ;;

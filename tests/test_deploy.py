@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -273,6 +274,39 @@ def test_worker_answers_its_healthcheck_and_serves_its_metrics(tmp_path, roles):
     assert worker.stop() == 0
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("runstack")
+def test_the_webhooks_worker_serves_its_queue_only_and_answers_its_healthcheck(tmp_path, roles):
+    env = production_env(
+        tmp_path, REDIS_URL="redis://127.0.0.1:6379/7", WEBHOOK_WORKER_CONCURRENCY="1"
+    )
+    worker = Role("webhooks", env)
+    roles.append(worker)
+    worker.wait_for(
+        lambda: any('"celery.apps.worker"' in line and "ready" in line for line in worker.lines),
+        "the webhooks worker to be ready",
+    )
+
+    healthcheck = entrypoint("healthcheck", env=env)
+    queues = entrypoint(
+        "celery",
+        "-A",
+        "imaging",
+        "inspect",
+        "active_queues",
+        "--timeout",
+        "5",
+        "--destination",
+        f"webhooks@{socket.gethostname()}",
+        env=env,
+    )
+
+    assert healthcheck.returncode == 0, healthcheck.stdout + healthcheck.stderr
+    assert queues.returncode == 0, queues.stdout + queues.stderr
+    assert set(re.findall(r"'(?:name|routing_key)': '(\w+)'", queues.stdout)) == {"webhooks"}
+    assert worker.stop() == 0
+
+
 # --- the Dockerfile -----------------------------------------------------------------------------
 
 
@@ -305,7 +339,7 @@ def test_the_dockerignore_keeps_state_secrets_and_tests_out_of_the_image():
 
 def test_every_role_in_the_dockerfile_comment_is_a_role_of_the_entrypoint():
     script = ENTRYPOINT.read_text()
-    for role in ("web", "worker", "beat", "migrate", "healthcheck"):
+    for role in ("web", "worker", "webhooks", "beat", "migrate", "healthcheck"):
         assert re.search(rf"^  {role}\)$", script, re.M), role
 
 
@@ -319,9 +353,24 @@ def compose() -> dict:
 
 def test_compose_runs_the_production_shape_from_one_image(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "seaweedfs", "migrate", "web", "worker", "beat"}
-    app = {name: services[name] for name in ("migrate", "web", "worker", "beat")}
-    assert {s["command"][0] for s in app.values()} == {"migrate", "web", "worker", "beat"}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "seaweedfs",
+        "migrate",
+        "web",
+        "worker",
+        "webhooks",
+        "beat",
+    }
+    app = {name: services[name] for name in ("migrate", "web", "worker", "webhooks", "beat")}
+    assert {s["command"][0] for s in app.values()} == {
+        "migrate",
+        "web",
+        "worker",
+        "webhooks",
+        "beat",
+    }
     assert len({(s["image"], s["build"]) for s in app.values()}) == 1
     assert all(s.get("init") is True for s in app.values())
 
@@ -335,7 +384,7 @@ def test_compose_dependencies_wait_for_health_and_for_migrations(compose):
             assert rule["condition"] in conditions
             if rule["condition"] == "service_healthy":
                 assert "test" in services[dependency].get("healthcheck", {}), dependency
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "webhooks", "beat"):
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
@@ -344,7 +393,7 @@ def test_compose_dependencies_wait_for_health_and_for_migrations(compose):
 
 def test_compose_gives_every_long_running_service_a_healthcheck_and_data_a_volume(compose):
     services = compose["services"]
-    for name in ("postgres", "redis", "seaweedfs", "web", "worker", "beat"):
+    for name in ("postgres", "redis", "seaweedfs", "web", "worker", "webhooks", "beat"):
         assert services[name]["healthcheck"]["test"], name
     declared = set(compose["volumes"])
     used = {
@@ -367,8 +416,14 @@ def test_compose_requires_the_secrets_and_sets_only_real_settings(compose):
     read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', settings_text))
     read |= {"DATABASE_URL"}  # env.db("DATABASE_URL")
     # Variables the entrypoint reads rather than Django.
-    entry = {"WEB_CONCURRENCY", "WORKER_CONCURRENCY", "S3_CREATE_BUCKET", "PORT"}
-    for service in ("migrate", "web", "worker", "beat"):
+    entry = {
+        "WEB_CONCURRENCY",
+        "WORKER_CONCURRENCY",
+        "WEBHOOK_WORKER_CONCURRENCY",
+        "S3_CREATE_BUCKET",
+        "PORT",
+    }
+    for service in ("migrate", "web", "worker", "webhooks", "beat"):
         names = set(compose["services"][service]["environment"])
         assert names - read - entry == set(), service
 

@@ -296,7 +296,7 @@ def scratch_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_with_postgres_and_redis_make_run_supervises_web_worker_beat_and_s3(
+def test_with_postgres_and_redis_make_run_supervises_web_workers_beat_and_s3(
     scratch_database, tmp_path
 ):
     queue = redis.Redis.from_url(REDIS_URL)
@@ -314,7 +314,7 @@ def test_with_postgres_and_redis_make_run_supervises_web_worker_beat_and_s3(
         banner = stack.wait_for_banner()
         assert "360 Imaging is running (production)." in stack.output
         roles = dict(re.findall(r"system\s+\| (\w+)\.1 started \(pid=(\d+)\)", stack.output))
-        assert set(roles) == {"web", "worker", "beat", "s3"}
+        assert set(roles) == {"web", "worker", "webhooks", "beat", "s3"}
 
         summary = run_simulator(banner["simulator"] + " --frames 4", tmp_path / "state")
         (session,) = summary["sessions"]

@@ -106,8 +106,10 @@ def test_events_are_found_by_entity_id_or_actor_id(trail, admin, reviewer):
     by_actor = client.get(CHANGELIST, {"q": f"  {str(reviewer.pk).upper()} "})
 
     publish_event = Event.objects.get(type="published", entity_id=published.pk)
+    # The vehicle's new publication version is the reviewer's doing too.
+    version_event = Event.objects.get(type="publication_published", entity_id=published.vehicle_id)
     assert listed(by_entity) == {str(trail["image"].pk), str(publish_event.pk)}
-    assert listed(by_actor) == {str(publish_event.pk)}
+    assert listed(by_actor) == {str(publish_event.pk), str(version_event.pk)}
     assert "user: rita@north.example" in by_actor.content.decode()
 
 

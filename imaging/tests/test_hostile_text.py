@@ -237,6 +237,28 @@ def _examples(ids: dict[str, str]) -> dict[str, tuple[str | None, list[Any]]]:
                 }
             ],
         ),
+        "GET /v1/webhooks": ("admin", []),
+        "POST /v1/webhooks": (
+            "admin",
+            [
+                {
+                    "url": "https://93.184.215.14/hooks",
+                    "description": "DMS",
+                    "event_types": ["image.processed"],
+                }
+            ],
+        ),
+        "PATCH /v1/webhooks/{id}": (
+            "admin",
+            [
+                {
+                    "url": "https://93.184.215.14/hooks",
+                    "description": "DMS",
+                    "event_types": ["image.processed"],
+                }
+            ],
+        ),
+        "GET /v1/webhooks/{id}/deliveries": ("admin", []),
     }
 
 

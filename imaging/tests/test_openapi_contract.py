@@ -304,8 +304,9 @@ def test_every_request_body_is_required(document):
         for operation in item.values()
         if "requestBody" in operation
     ]
-    # … the publication rollback, a rejection, a reshoot request and its dismissal
-    assert len(bodies) == 10
+    # … the publication rollback, a rejection, a reshoot request and its dismissal, a webhook
+    # endpoint made and changed
+    assert len(bodies) == 12
     assert all(body["required"] for body in bodies)
 
 

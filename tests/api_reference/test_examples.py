@@ -54,6 +54,8 @@ class Recorder:
     base_url: str
     s3_url: str
     seen: list[dict[str, Any]] = field(default_factory=list)
+    # Other addresses of this run and what the reference shows instead.
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def call(
         self,
@@ -107,6 +109,8 @@ class Recorder:
         """The example as the reference shows it: this test's hosts replaced."""
         text = json.dumps(value)
         text = text.replace(self.base_url, API_BASE).replace(self.s3_url, S3_BASE)
+        for address, shown in self.aliases.items():
+            text = text.replace(address, shown)
         return json.loads(text)
 
     def as_examples(self) -> dict[str, Any]:
@@ -957,6 +961,8 @@ def walk_the_api(rec: Recorder, *, org, site, reviewer, provider, keys, settings
         content=b"session_id=1",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
+    walk_the_webhooks(rec, org=org, reviewer_token=user_token, settings=settings)
+
     # No budget at all: refused whatever the minute has seen (no window edge to race).
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "default": 0}
     rec.call(
@@ -969,6 +975,233 @@ def walk_the_api(rec: Recorder, *, org, site, reviewer, provider, keys, settings
         token=user_token,
         shared=True,
     )
+
+
+def walk_the_webhooks(rec: Recorder, *, org, reviewer_token: str, settings) -> None:
+    """An admin adds an endpoint (a receiver on this machine, shown as the dealer's DMS),
+    pings it, reads the delivery log, replays, rotates the secret and deletes it."""
+    from accounts.tests.factories import UserFactory
+    from accounts.tokens import user_token_issue
+    from webhooks.tests.receiver import Receiver
+
+    settings.WEBHOOKS_ALLOW_INSECURE = True  # the receiver listens on http://127.0.0.1
+    receiver = Receiver().up()
+    rec.aliases[receiver.url()] = "https://dms.example.com/hooks/imaging"
+    admin = UserFactory(org=org, role="admin", name="Ada Admin", email="ada@north.example")
+    token = str(user_token_issue(user=admin))
+    try:
+        endpoint = rec.call(
+            "webhooks_create",
+            "POST",
+            "/v1/webhooks",
+            expect=201,
+            name="created",
+            summary="An endpoint for two event types; its secret is shown only now",
+            token=token,
+            body={
+                "url": receiver.url(),
+                "description": "DMS",
+                "event_types": ["vehicle.published", "vehicle.withdrawn"],
+            },
+        )
+        rec.call(
+            "webhooks_create",
+            "POST",
+            "/v1/webhooks",
+            expect=400,
+            name="private_address",
+            summary="A URL reaching a private address",
+            token=token,
+            body={"url": "https://10.0.0.5/hooks"},
+        )
+        rec.call(
+            "webhooks_create",
+            "POST",
+            "/v1/webhooks",
+            expect=403,
+            name="not_admin",
+            summary="A reviewer",
+            token=reviewer_token,
+            body={"url": receiver.url()},
+            document_request=False,
+        )
+        rec.call(
+            "webhooks_list",
+            "GET",
+            "/v1/webhooks",
+            expect=200,
+            name="endpoints",
+            summary="The organisation's endpoints (no secrets)",
+            token=token,
+        )
+        path = f"/v1/webhooks/{endpoint['id']}"
+        rec.call(
+            "webhooks_retrieve",
+            "GET",
+            path,
+            expect=200,
+            name="endpoint",
+            summary="One endpoint",
+            token=token,
+        )
+        rec.call(
+            "webhooks_retrieve",
+            "GET",
+            f"/v1/webhooks/{uuid.uuid4()}",
+            expect=404,
+            name="not_found",
+            summary="No such endpoint in the organisation",
+            token=token,
+        )
+        rec.call(
+            "webhooks_update",
+            "PATCH",
+            path,
+            expect=200,
+            name="every_type",
+            summary="Every event type from now on",
+            token=token,
+            body={"description": "DMS (all events)", "event_types": []},
+        )
+        ping = rec.call(
+            "webhooks_test",
+            "POST",
+            f"{path}/test",
+            expect=202,
+            name="ping",
+            summary="A ping, sent by the worker",
+            token=token,
+        )
+        receiver.wait_for(1)
+        rec.call(
+            "webhooks_deliveries",
+            "GET",
+            f"{path}/deliveries",
+            expect=200,
+            name="deliveries",
+            summary="The delivery log, newest first",
+            token=token,
+        )
+        rec.call(
+            "webhooks_deliveries_replay",
+            "POST",
+            f"/v1/webhooks/deliveries/{ping['id']}/replay",
+            expect=202,
+            name="replayed",
+            summary="The same message again (same webhook-id)",
+            token=token,
+        )
+        rec.call(
+            "webhooks_deliveries_replay",
+            "POST",
+            f"/v1/webhooks/deliveries/{uuid.uuid4()}/replay",
+            expect=404,
+            name="not_found",
+            summary="No such delivery in the organisation",
+            token=token,
+        )
+        rec.call(
+            "webhooks_rotate_secret",
+            "POST",
+            f"{path}/rotate-secret",
+            expect=200,
+            name="rotated",
+            summary="A new secret; the previous one signs too for 24 hours",
+            token=token,
+        )
+        rec.call(
+            "webhooks_update",
+            "PATCH",
+            path,
+            expect=200,
+            name="disabled",
+            summary="Paused: nothing is sent until it is enabled again",
+            token=token,
+            body={"enabled": False},
+        )
+        rec.call(
+            "webhooks_test",
+            "POST",
+            f"{path}/test",
+            expect=409,
+            name="disabled",
+            summary="A disabled endpoint",
+            token=token,
+        )
+        rec.call(
+            "webhooks_deliveries_replay",
+            "POST",
+            f"/v1/webhooks/deliveries/{ping['id']}/replay",
+            expect=409,
+            name="disabled",
+            summary="Its endpoint is disabled",
+            token=token,
+        )
+        rec.call(
+            "webhooks_update",
+            "PATCH",
+            path,
+            expect=400,
+            name="link_local",
+            summary="A URL to the cloud metadata address",
+            token=token,
+            body={"url": "https://169.254.169.254/latest/meta-data/"},
+            document_request=False,
+        )
+        rec.call(
+            "webhooks_list",
+            "GET",
+            "/v1/webhooks",
+            expect=400,
+            name="bad_limit",
+            summary="A limit out of range",
+            token=token,
+            params={"limit": "0"},
+        )
+        rec.call(
+            "webhooks_deliveries",
+            "GET",
+            f"{path}/deliveries",
+            expect=400,
+            name="bad_status",
+            summary="An unknown status filter",
+            token=token,
+            params={"status": "lost"},
+        )
+        rec.call(
+            "webhooks_destroy",
+            "DELETE",
+            path,
+            expect=204,
+            name="deleted",
+            summary="Deleted with its delivery log",
+            token=token,
+        )
+        for op, method in (
+            ("webhooks_destroy", "DELETE"),
+            ("webhooks_update", "PATCH"),
+            ("webhooks_deliveries", "GET"),
+            ("webhooks_rotate_secret", "POST"),
+            ("webhooks_test", "POST"),
+        ):
+            suffix = {
+                "webhooks_deliveries": "/deliveries",
+                "webhooks_rotate_secret": "/rotate-secret",
+                "webhooks_test": "/test",
+            }.get(op, "")
+            rec.call(
+                op,
+                method,
+                f"{path}{suffix}",
+                expect=404,
+                name="not_found",
+                summary="A deleted endpoint",
+                token=token,
+                body={"description": "x"} if method == "PATCH" else None,
+                document_request=False,
+            )
+    finally:
+        receiver.down()
 
 
 @pytest.fixture

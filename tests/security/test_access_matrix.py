@@ -103,6 +103,14 @@ API = {
         "reviewer": (200, 200, 404, 404),
         "admin": (200, 200, 200, 404),
     },
+    # A webhook endpoint belongs to the organisation, not a site: own, colleague's and other
+    # site are all an endpoint of the caller's organisation.
+    "manage webhook": {
+        "device": (403, 403, 403, 403),
+        "operator": (403, 403, 403, 403),
+        "reviewer": (403, 403, 403, 403),
+        "admin": (200, 200, 200, 404),
+    },
 }
 
 # Creating a session names a site, not a session: own and colleague are the caller's site.
@@ -252,6 +260,11 @@ def _call(action: str, client, session: CaptureSession):
     if action == "dismiss reshoot":
         item = reshoot_request(session=session, actor=None, frame_index=1)
         return client.post(f"/v1/reshoots/{item.id}/dismiss", {}, format="json")
+    if action == "manage webhook":
+        from webhooks.services import endpoint_create
+
+        endpoint = endpoint_create(org_id=session.org_id, url="https://93.184.215.14/hook")
+        return client.get(f"/v1/webhooks/{endpoint.id}")
     image = processed(ImageFactory(session=session, frame_index=0))
     if action == "reject image":
         return client.post(f"/v1/images/{image.id}/reject", {"reasons": ["blurred"]}, format="json")

@@ -180,7 +180,7 @@ class Command(BaseCommand):
             self.stdout.write("stopped")
 
     def production_shape(self, *, host: str, port: int, seed: bool) -> None:
-        roles = ["web", "worker", "beat"]
+        roles = ["web", "worker", "webhooks", "beat"]
         local = _local_s3()
         if local and not _answers(*local):
             roles.append("s3")

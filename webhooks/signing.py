@@ -1,0 +1,32 @@
+"""Secrets and signatures (Standard Webhooks, with the ``standardwebhooks`` package)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from standardwebhooks import Webhook
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+
+
+def secret_new() -> str:
+    """``whsec_`` + base64 of 32 random bytes: what ``Webhook(secret)`` takes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def msg_id_new() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def signature_header(
+    *, signing_secrets: Iterable[str], msg_id: str, timestamp: datetime, body: bytes
+) -> str:
+    """``v1,<base64>`` per secret, space-separated (the new secret's first)."""
+    return " ".join(
+        Webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=body)
+        for secret in signing_secrets
+    )
