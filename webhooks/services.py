@@ -56,11 +56,16 @@ def _invalid(field: str, message: str) -> ApplicationError:
 
 
 def url_clean(url: str) -> str:
-    """The URL if it may receive webhooks (https, a public address), else a 400 on ``url``."""
+    """The URL if it may receive webhooks (https, a public address), else a 409
+    ``URL_NOT_ALLOWED`` on ``url``: whether a name resolves, and to what, is the world's
+    state, not the request's shape (the schema says what a well-formed body is)."""
     try:
         ssrf.url_check(url)
     except ssrf.UnsafeUrl as exc:
-        raise _invalid("url", str(exc)) from exc
+        message = str(exc)
+        raise ApplicationError(
+            "URL_NOT_ALLOWED", message, status_code=409, details={"url": [message]}
+        ) from exc
     return url
 
 

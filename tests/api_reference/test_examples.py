@@ -1008,11 +1008,21 @@ def walk_the_webhooks(rec: Recorder, *, org, reviewer_token: str, settings) -> N
             "webhooks_create",
             "POST",
             "/v1/webhooks",
-            expect=400,
+            expect=409,
             name="private_address",
             summary="A URL reaching a private address",
             token=token,
             body={"url": "https://10.0.0.5/hooks"},
+        )
+        rec.call(
+            "webhooks_create",
+            "POST",
+            "/v1/webhooks",
+            expect=400,
+            name="unknown_event_type",
+            summary="An event type that does not exist",
+            token=token,
+            body={"url": receiver.url(), "event_types": ["vehicle.sold"]},
         )
         rec.call(
             "webhooks_create",
@@ -1062,6 +1072,16 @@ def walk_the_webhooks(rec: Recorder, *, org, reviewer_token: str, settings) -> N
             summary="Every event type from now on",
             token=token,
             body={"description": "DMS (all events)", "event_types": []},
+        )
+        rec.call(
+            "webhooks_update",
+            "PATCH",
+            path,
+            expect=400,
+            name="not_a_url",
+            summary="A URL that is not one",
+            token=token,
+            body={"url": "not a url"},
         )
         ping = rec.call(
             "webhooks_test",
@@ -1141,7 +1161,7 @@ def walk_the_webhooks(rec: Recorder, *, org, reviewer_token: str, settings) -> N
             "webhooks_update",
             "PATCH",
             path,
-            expect=400,
+            expect=409,
             name="link_local",
             summary="A URL to the cloud metadata address",
             token=token,

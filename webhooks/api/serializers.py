@@ -11,7 +11,9 @@ from webhooks.events import EVENT_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 EVENT_TYPE_CHOICES = [(kind, kind) for kind in EVENT_TYPES]
-URL_PATTERN = r"[hH][tT][tT][pP][sS]?://[^\s]+"
+# Spelled out rather than ``\S``: Python's and ECMAScript's ``\s`` disagree (U+001C-U+001F,
+# U+0085), and the schema must accept exactly what the server does.
+URL_PATTERN = r"[hH][tT][tT][pP][sS]?://[^\x00-\x20\x7f]+"
 
 
 class StrictBooleanField(serializers.BooleanField):

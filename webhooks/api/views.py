@@ -28,9 +28,11 @@ from webhooks.api.serializers import (
 WHO = "Admins of the organisation. Devices and other roles get 403."
 FORBIDDEN = "`FORBIDDEN`: a device token, or a user without the admin role."
 NO_ENDPOINT = "`NOT_FOUND`: no such webhook endpoint in the caller's organisation."
+INVALID_BODY = "`VALIDATION_ERROR`: a field is missing or malformed (an unknown event type...)."
 URL_REFUSED = (
-    "`VALIDATION_ERROR`: `url` not https, not resolving, or resolving to a private, loopback, "
-    "link-local, metadata or otherwise non-public address; an unknown event type."
+    "`URL_NOT_ALLOWED`: `url` is not https, names no host or carries credentials, does not "
+    "resolve, or resolves to a private, loopback, link-local, metadata or otherwise "
+    "non-public address."
 )
 
 
@@ -95,10 +97,11 @@ class EndpointsView(_WebhookView):
                 400,
                 401,
                 403,
+                409,
                 413,
                 415,
                 429,
-                reasons={400: URL_REFUSED, 403: FORBIDDEN},
+                reasons={400: INVALID_BODY, 403: FORBIDDEN, 409: URL_REFUSED},
             ),
         },
         operation_id="webhooks_create",
@@ -143,10 +146,11 @@ class EndpointDetailView(_WebhookView):
                 401,
                 403,
                 404,
+                409,
                 413,
                 415,
                 429,
-                reasons={400: URL_REFUSED, 403: FORBIDDEN, 404: NO_ENDPOINT},
+                reasons={400: INVALID_BODY, 403: FORBIDDEN, 404: NO_ENDPOINT, 409: URL_REFUSED},
             ),
         },
         operation_id="webhooks_update",

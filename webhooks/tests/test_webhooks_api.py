@@ -131,13 +131,13 @@ SSRF = [
 def test_urls_that_could_reach_inside_are_refused_at_save(api, admin, org, url):
     client = api(admin)
     response = client.post("/v1/webhooks", {"url": url}, format="json")
-    assert response.status_code == 400, url
+    assert response.status_code == 409, url
     error = response.json()["error"]
-    assert error["code"] == "VALIDATION_ERROR"
+    assert error["code"] == "URL_NOT_ALLOWED"
     assert list(error["details"]) == ["url"]
     endpoint = services.endpoint_create(org_id=org.id, url=PUBLIC)
     response = client.patch(f"/v1/webhooks/{endpoint.pk}", {"url": url}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert not WebhookEndpoint.objects.exclude(url=PUBLIC).exists()
 
 
