@@ -21,33 +21,25 @@ class IsUser(BasePermission):
         return actor is not None and actor.kind == "user"
 
 
-class CanPublish(BasePermission):
-    message = "Publishing needs the reviewer or admin role."
+def may_do(action: str, message: str) -> type[BasePermission]:
+    """A permission class: the caller may do ``action`` (``accounts.access.may``), else a
+    403 saying ``message``."""
 
-    def has_permission(self, request, view) -> bool:
-        actor = getattr(request, "actor", None)
-        return actor is not None and may(actor, "image.publish")
+    class MayDo(BasePermission):
+        def has_permission(self, request, view) -> bool:
+            actor = getattr(request, "actor", None)
+            return actor is not None and may(actor, action)
 
-
-class CanReject(BasePermission):
-    message = "Rejecting needs the reviewer or admin role."
-
-    def has_permission(self, request, view) -> bool:
-        actor = getattr(request, "actor", None)
-        return actor is not None and may(actor, "image.reject")
+    MayDo.message = message
+    MayDo.__name__ = MayDo.__qualname__ = f"May({action})"
+    return MayDo
 
 
-class CanDismissReshoot(BasePermission):
-    message = "Dismissing a reshoot item needs the reviewer or admin role."
-
-    def has_permission(self, request, view) -> bool:
-        actor = getattr(request, "actor", None)
-        return actor is not None and may(actor, "reshoot.dismiss")
-
-
-class CanRequestReshoot(BasePermission):
-    message = "Requesting a reshoot needs the reviewer or admin role."
-
-    def has_permission(self, request, view) -> bool:
-        actor = getattr(request, "actor", None)
-        return actor is not None and may(actor, "reshoot.request")
+CanPublish = may_do("image.publish", "Publishing needs the reviewer or admin role.")
+CanReject = may_do("image.reject", "Rejecting needs the reviewer or admin role.")
+CanDismissReshoot = may_do(
+    "reshoot.dismiss", "Dismissing a reshoot item needs the reviewer or admin role."
+)
+CanRequestReshoot = may_do(
+    "reshoot.request", "Requesting a reshoot needs the reviewer or admin role."
+)

@@ -9,11 +9,9 @@ import json
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from accounts.access import may
-from accounts.permissions import IsUser
+from accounts.permissions import IsUser, may_do
 from images_app import selectors as image_selectors
 from images_app.api.image_serializers import ImagePublished
 from imaging.api.errors import ApplicationError
@@ -36,20 +34,8 @@ WHO = (
 )
 
 
-class CanManagePublication(BasePermission):
-    message = "Publishing needs the reviewer or admin role."
-
-    def has_permission(self, request, view) -> bool:
-        actor = getattr(request, "actor", None)
-        return actor is not None and may(actor, "publication.manage")
-
-
-class CanUnpublish(BasePermission):
-    message = "Unpublishing needs the reviewer or admin role."
-
-    def has_permission(self, request, view) -> bool:
-        actor = getattr(request, "actor", None)
-        return actor is not None and may(actor, "image.unpublish")
+CanManagePublication = may_do("publication.manage", "Publishing needs the reviewer or admin role.")
+CanUnpublish = may_do("image.unpublish", "Unpublishing needs the reviewer or admin role.")
 
 
 def _not_found(what: str) -> ApplicationError:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from accounts.access import may
-from accounts.permissions import IsUser
+from accounts.permissions import IsUser, may_do
 from imaging.api.errors import ApplicationError
 from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView, LimitOffsetQuery, page_data
@@ -36,12 +34,7 @@ URL_REFUSED = (
 )
 
 
-class CanManageWebhooks(BasePermission):
-    message = "Webhooks need the admin role."
-
-    def has_permission(self, request, view) -> bool:
-        actor = getattr(request, "actor", None)
-        return actor is not None and may(actor, "webhook.manage")
+CanManageWebhooks = may_do("webhook.manage", "Webhooks need the admin role.")
 
 
 def _not_found(what: str) -> ApplicationError:
