@@ -7,6 +7,7 @@ the images of sessions it created.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,10 +26,12 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
     Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 
 from accounts.access import actor_of_shape, visibility_shape
 from accounts.actors import Actor
@@ -42,7 +45,7 @@ from images_app.rules import (
     reject_reasons_suggested,
 )
 from images_app.uploads import spin_angle
-from imaging.db import PreparedQuery
+from imaging.db import DateTimeText, PreparedQuery, UUIDText
 from sessions_app.models import CaptureSession
 from sessions_app.selectors import sessions_visible_to
 
@@ -463,24 +466,19 @@ def session_reshoots_open(
 
 # --- a session's frames, for the device ---------------------------------------------------
 
-FRAME_COLUMNS = (
-    "id",
-    "frame_index",
-    "angle_deg",
-    "shot_name",
-    "status",
-    "error",
-    "qc",
-    "replaces_id",
-    "created_at",
-)
+# Written by the database as the API's text (ids, the time) or picked out of the QC JSON
+# (each check's status): nothing is decoded and formatted again per frame. Only a frame QC
+# flagged has its checks decoded, for the reasons they point at.
+FRAME_COLUMNS = ("frame_index", "angle_deg", "shot_name", "status", "error")
+_QC_STATUS_COLUMNS = tuple(f"qc_{check}_status" for check in QC_CHECKS)
 
 
 def _frame_data(row: dict[str, Any]) -> dict[str, Any]:
-    qc = row.pop("qc")
-    verdict = qc_verdict(qc)
+    verdict = qc_worst(row.pop(column) for column in _QC_STATUS_COLUMNS)
+    qc_text = row.pop("qc_text")
     row["qc"] = verdict
-    row["qc_reasons"] = reject_reasons_suggested(qc) if verdict in (QC_WARN, QC_FAIL) else []
+    flagged = verdict in (QC_WARN, QC_FAIL)
+    row["qc_reasons"] = reject_reasons_suggested(json.loads(qc_text)) if flagged else []
     return row
 
 
@@ -488,7 +486,17 @@ _frame_rows = PreparedQuery(
     lambda shape, *, session_id: (
         Image.objects.filter(session_id=session_id)
         .order_by("frame_index", "shot_name", "created_at", "id")
-        .values(*FRAME_COLUMNS)
+        .values(
+            *FRAME_COLUMNS,
+            id_text=UUIDText("id"),
+            replaces_id_text=UUIDText("replaces_id"),
+            created_at_text=DateTimeText("created_at"),
+            qc_text=Cast("qc", TextField()),
+            **{
+                column: KT(f"qc__{check}__status")
+                for column, check in zip(_QC_STATUS_COLUMNS, QC_CHECKS, strict=True)
+            },
+        )
     )
 )
 
@@ -496,7 +504,7 @@ _frame_rows = PreparedQuery(
 def session_frames(*, session_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every image of a session (the caller already sees it) in one prepared query (the
     session detail, which devices poll, reads it), by frame or shot then upload order: its
-    processing state and QC verdict, what a device may read."""
+    processing state and QC verdict, what a device may read (``FRAME`` writes it)."""
     return [_frame_data(row) for row in _frame_rows.rows(None, session_id=session_id)]
 
 

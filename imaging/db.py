@@ -29,7 +29,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model, QuerySet
+from django.db.models import Func, Model, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 
 
@@ -276,3 +276,49 @@ def id_list_text(ids: Iterable[uuid.UUID], *, using: str = DEFAULT_DB_ALIAS) -> 
 def in_id_list(ids_text: str, *, using: str = DEFAULT_DB_ALIAS) -> RawSQL:
     """A subquery of the ids in ``ids_text`` (from ``id_list_text``), for ``pk__in=``."""
     return RawSQL(_ID_LIST_SQL[connections[using].vendor], [ids_text])
+
+
+# --- values the database writes as the API's text ------------------------------------------
+#
+# A read that devices poll (a session's frames) returns ids and times as the API writes them,
+# so Python neither builds a UUID or datetime per value nor formats it back into text:
+# loading and formatting them was most of the cost of such a read.
+
+
+class UUIDText(Func):
+    """A UUID column as the API writes it (lower-case, hyphenated). SQLite stores the 32
+    hex digits: the hyphens go in there."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="(%(expressions)s)::text")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        parts = [f"substr({sql}, {start}, {length})" for start, length in _UUID_GROUPS]
+        return "lower(" + " || '-' || ".join(parts) + ")", params * len(parts)
+
+
+_UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+
+
+class DateTimeText(Func):
+    """A datetime column as the API writes it (``DATETIME_FORMAT``, UTC, microseconds, a
+    literal ``Z``). SQLite stores UTC text whose fraction is left out when it is zero."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = (
+            "to_char((%(expressions)s) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
+        return self.as_sql(compiler, connection, template=template)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        text = (
+            f"strftime('%%Y-%%m-%%dT%%H:%%M:%%S', {sql}) || '.' || "
+            f"substr(substr({sql}, 21) || '000000', 1, 6) || 'Z'"
+        )
+        return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {text} END", params * 4

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from django.db.models import F
 
-from imaging.db import PreparedQuery, id_list_text, in_id_list
+from imaging.api.fields import datetime_text
+from imaging.db import DateTimeText, PreparedQuery, UUIDText, id_list_text, in_id_list
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
 
@@ -185,3 +188,70 @@ def test_an_access_rule_reading_what_the_shape_does_not_fix_is_refused(org, oper
 
     with pytest.raises(AttributeError, match="does not fix"):
         prepared.rows(visibility_shape(caller), org_id=org.id, principal_id=operator.id)
+
+
+# --- ids and times written by the database as the API writes them -------------------------
+
+TIMES = [
+    dt.datetime(2026, 12, 6, 1, 2, 3, micro, tzinfo=zone)
+    for micro in (0, 5, 123456)
+    for zone in (dt.UTC, dt.timezone(dt.timedelta(hours=-5)))
+]
+
+
+def _as_text(rows):
+    return [(row["id_text"], row["created_at_text"]) for row in rows]
+
+
+def _expected(sessions):
+    return [(str(session.id), datetime_text(session.started_at)) for session in sessions]
+
+
+def _text_query():
+    return CaptureSession.objects.order_by("started_at").values(
+        id_text=UUIDText("id"), created_at_text=DateTimeText("started_at")
+    )
+
+
+def test_ids_and_times_read_as_text_are_what_the_api_writes(org, site):
+    sessions = [CaptureSessionFactory(org=org, site=site, started_at=when) for when in TIMES]
+    sessions.sort(key=lambda session: session.started_at)
+    assert _as_text(_text_query()) == _expected(sessions)
+
+
+def test_ids_and_times_read_as_text_are_the_same_on_sqlite(org, site):
+    # SQLite is the development database (make run): its SQL for them is its own.
+    sqlite = SQLiteWrapper(
+        {
+            **connection.settings_dict,
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            "OPTIONS": {},
+        },
+        alias="sqlite-text-check",
+    )
+    try:
+        sessions = [CaptureSessionFactory.build(org=org, site=site, started_at=w) for w in TIMES]
+        with sqlite.cursor() as cursor:
+            # The two columns the query reads, as Django's SQLite backend stores them.
+            cursor.execute(
+                "CREATE TABLE sessions_app_capturesession (id char(32), started_at datetime)"
+            )
+            for session in sessions:
+                cursor.execute(
+                    "INSERT INTO sessions_app_capturesession (id, started_at) VALUES (%s, %s)",
+                    [
+                        CaptureSession._meta.pk.get_db_prep_value(session.id, sqlite),
+                        sqlite.ops.adapt_datetimefield_value(session.started_at),
+                    ],
+                )
+            sql, params = _text_query().query.get_compiler(connection=sqlite).as_sql()
+            cursor.execute(sql, params)
+            rows = [
+                dict(zip(("id_text", "created_at_text"), row, strict=True))
+                for row in cursor.fetchall()
+            ]
+    finally:
+        sqlite.close()
+    sessions.sort(key=lambda session: session.started_at)
+    assert _as_text(rows) == _expected(sessions)
