@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -532,7 +533,9 @@ def _outcomes_record(
         if soon:
             retries.append((claimed.delivery_id, delay))
         outcomes[key] = f"retry in {delay:.1f}s"
-    with transaction.atomic():
+    # One statement when every attempt was delivered (the hot path); a transaction only
+    # when an endpoint is disabled, so its reason and its deliveries' fate go together.
+    with transaction.atomic() if disable_reason else contextlib.nullcontext():
         _records_write(records)
         _failing_clock_set(endpoint=endpoint, answered=answered)
         if unsent:
@@ -546,7 +549,8 @@ def _outcomes_record(
             if not disable_reason:
                 unsent_ids = [c.delivery_id for c in unsent]
                 transaction.on_commit(lambda: queue.deliveries_enqueue(unsent_ids))
-            outcomes.update({str(c.delivery_id): "given back" for c in unsent})
+            left = "endpoint disabled" if disable_reason else "given back"
+            outcomes.update({str(c.delivery_id): left for c in unsent})
         if disable_reason:
             _endpoint_disable(endpoint_id=endpoint.pk, reason=disable_reason, now=now)
         for delivery_id, delay in retries:
