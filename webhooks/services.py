@@ -396,8 +396,13 @@ def deliveries_attempt(*, delivery_ids: list[uuid.UUID | str]) -> dict[str, str]
     by_endpoint: dict[uuid.UUID, list[Claimed]] = {}
     for claimed in _claim(ids, now, claim_until):
         by_endpoint.setdefault(claimed.endpoint.pk, []).append(claimed)
-    for claims in by_endpoint.values():
-        outcomes.update(_endpoint_deliver(claims, last_start=last_start, claim_until=claim_until))
+    for i, claims in enumerate(by_endpoint.values()):
+        # The first attempt of a task is always sent: a chunk given back always moves on.
+        outcomes.update(
+            _endpoint_deliver(
+                claims, last_start=last_start, claim_until=claim_until, sure_of_one=i == 0
+            )
+        )
     return outcomes
 
 
@@ -407,7 +412,7 @@ def delivery_attempt(*, delivery_id: uuid.UUID | str) -> str:
 
 
 def _endpoint_deliver(
-    claims: list[Claimed], *, last_start: float, claim_until: datetime
+    claims: list[Claimed], *, last_start: float, claim_until: datetime, sure_of_one: bool
 ) -> dict[str, str]:
     """Send one endpoint's claimed attempts in order, then record them; stop at a 410 or
     at a failure that disables it (the rest fail with the endpoint), or at ``last_start``."""
@@ -427,7 +432,7 @@ def _endpoint_deliver(
     signer = signing.Signer(signing_secrets(endpoint, timezone.now()))
     answered: list[Answered] = []
     for claimed in claims:
-        if answered and time.monotonic() > last_start:
+        if (answered or not sure_of_one) and time.monotonic() > last_start:
             break
         answer = _send(claimed, endpoint=endpoint, signer=signer)
         answered.append(answer)
