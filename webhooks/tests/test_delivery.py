@@ -27,7 +27,7 @@ from publishing import services as publishing_services
 from publishing.models import Publication
 from sessions_app.services import session_finish
 from sessions_app.tests.factories import CaptureSessionFactory
-from webhooks import events, services, signing, ssrf, transport
+from webhooks import events, services, signing, ssrf, tasks, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from webhooks.tests.receiver import Answer
 
@@ -433,6 +433,15 @@ def test_a_chunk_costs_the_same_queries_whatever_its_size(
     assert {outcome.split(" ")[0] for outcome in outcomes.values()} == {expected}
 
 
+def test_a_task_message_of_one_id_from_before_chunks_is_still_delivered(endpoint, receiver):
+    [delivery] = due_pings(endpoint, 1)
+    tasks.deliver.apply(args=[str(delivery.pk)])
+    [received] = receiver.wait_for(1)
+    assert received.webhook_id == delivery.message.msg_id
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+
+
 def test_a_slow_endpoint_gives_back_what_it_could_not_send_in_time(
     endpoint, receiver, settings, django_capture_on_commit_callbacks
 ):
@@ -605,7 +614,7 @@ def test_a_slow_receiver_times_out_and_is_retried(
 
 
 def test_a_receiver_down_for_a_while_gets_everything_from_the_sweeper(
-    endpoint, receiver, django_capture_on_commit_callbacks
+    endpoint, receiver, deliver_tasks, django_capture_on_commit_callbacks
 ):
     receiver.down()
     with django_capture_on_commit_callbacks(execute=True):
@@ -618,8 +627,10 @@ def test_a_receiver_down_for_a_while_gets_everything_from_the_sweeper(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.deliveries_sweep() == 0  # not due yet
     WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    deliver_tasks.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.deliveries_sweep() == 3
+    assert [len(ids) for ids in deliver_tasks] == [3]  # one endpoint's: one chunk
     assert sorted(d.status for d in WebhookDelivery.objects.all()) == ["delivered"] * 3
     assert len({r.webhook_id for r in receiver.wait_for(3)}) == 3
     with django_capture_on_commit_callbacks(execute=True):
