@@ -11,12 +11,13 @@ loopback receiver (a threaded ``http.server`` in this process, answering 204).
 
 1. **Floor.** Bare HTTP POSTs of the same body to the same receiver from one process, on one
    kept-alive connection (urllib3): what the receiver and the loopback allow.
-2. **Throughput.** 3,000 ``ping`` messages written in one transaction; on commit each
-   delivery is enqueued; deliveries per second from the commit until the receiver has them
-   all (and the database says delivered), signed, claimed and recorded as in production.
+2. **Throughput.** 3,000 ``ping`` messages written in one transaction; on commit they are
+   enqueued as production does, in chunks of one endpoint's deliveries (``WEBHOOK_BATCH_SIZE``,
+   50: 60 tasks); deliveries per second from the commit until the receiver has them all (and
+   the database says delivered), signed, claimed and recorded as in production.
 3. **Latency.** With the worker idle, 200 changes one by one (a ``ping`` written and
-   committed, then 50 ms of quiet): from just before the commit to the first attempt's
-   arrival at the receiver; p50 and p99.
+   committed, then 50 ms of quiet; each a task of one delivery): from just before the commit
+   to the first attempt's arrival at the receiver; p50 and p99.
 
 Targets: throughput >= 300 deliveries/s; latency p99 <= 1 s.
 """

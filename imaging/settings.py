@@ -335,10 +335,17 @@ WEBHOOK_CLAIM_SECONDS = env.float("WEBHOOK_CLAIM_SECONDS", default=30.0)
 WEBHOOK_COUNTDOWN_MAX_SECONDS = env.float("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=600.0)
 # The sweeper enqueues a due attempt again when its task was sent longer ago than this.
 WEBHOOK_REENQUEUE_SECONDS = env.float("WEBHOOK_REENQUEUE_SECONDS", default=60.0)
+# A task delivers up to this many deliveries of one endpoint (claimed in one statement)...
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
+# ...and starts no new request after this many seconds (nor once the request could outlive
+# the claim): the rest is enqueued again, behind other endpoints' deliveries.
+WEBHOOK_BATCH_SECONDS = env.float("WEBHOOK_BATCH_SECONDS", default=5.0)
 if not WEBHOOK_CLAIM_SECONDS > WEBHOOK_REQUEST_TIMEOUT >= WEBHOOK_CONNECT_TIMEOUT > 0:
     raise environ.ImproperlyConfigured(
         "Need WEBHOOK_CLAIM_SECONDS > WEBHOOK_REQUEST_TIMEOUT >= WEBHOOK_CONNECT_TIMEOUT > 0."
     )
+if not WEBHOOK_BATCH_SIZE >= 1 or not WEBHOOK_BATCH_SECONDS > 0:
+    raise environ.ImproperlyConfigured("Need WEBHOOK_BATCH_SIZE >= 1, WEBHOOK_BATCH_SECONDS > 0.")
 
 # --- Processing
 # A presigned PUT cannot bound the size: the worker refuses bigger objects (HEAD first).

@@ -22,11 +22,15 @@ def msg_id_new() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
-def signature_header(
-    *, signing_secrets: Iterable[str], msg_id: str, timestamp: datetime, body: bytes
-) -> str:
-    """``v1,<base64>`` per secret, space-separated (the new secret's first)."""
-    return " ".join(
-        Webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=body)
-        for secret in signing_secrets
-    )
+class Signer:
+    """Signs with an endpoint's secrets (decoded once, for a batch of its messages)."""
+
+    def __init__(self, signing_secrets: Iterable[str]) -> None:
+        self._webhooks = [Webhook(secret) for secret in signing_secrets]
+
+    def header(self, *, msg_id: str, timestamp: datetime, body: bytes) -> str:
+        """``v1,<base64>`` per secret, space-separated (the new secret's first)."""
+        return " ".join(
+            webhook.sign(msg_id=msg_id, timestamp=timestamp, data=body)
+            for webhook in self._webhooks
+        )

@@ -1,12 +1,14 @@
-"""``kill -9`` of the webhooks worker while the receiver is still answering: the delivery
-ends delivered, with the same webhook-id, once another worker takes it over (the broker
-hands the task back; the attempt's claim expires and the sweeper enqueues it again)."""
+"""``kill -9`` of the webhooks worker in the middle of a chunk, while the receiver is still
+answering its first delivery: every delivery of the chunk ends delivered, each with its own
+webhook-id, once another worker takes them over (the broker hands the task back; the
+attempts' claim expires and the sweeper enqueues them again)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from django.db import transaction
 
 from images_app.tests.test_worker_e2e import process_group_alive, wait_until
 from sessions_app.services import session_finish
@@ -45,7 +47,7 @@ def webhook_workers(worker_env, tmp_path):
             worker.stop()
 
 
-def test_a_worker_killed_mid_delivery_ends_delivered_with_the_same_webhook_id(
+def test_a_worker_killed_mid_chunk_ends_delivered_with_the_same_webhook_ids(
     org, site, receiver, webhook_workers, settings
 ):
     settings.WEBHOOKS_ALLOW_INSECURE = True
@@ -53,25 +55,33 @@ def test_a_worker_killed_mid_delivery_ends_delivered_with_the_same_webhook_id(
     # The first request hangs (the receiver is slow); every later one is answered at once.
     receiver.answer(Answer(200, sleep=20), Answer(200))
     first = webhook_workers()
-    session = CaptureSessionFactory(org=org, site=site)
-    session_finish(session=session, status="complete", completed_at=None, actor=None)
+    sessions = [CaptureSessionFactory(org=org, site=site) for _ in range(3)]
+    with transaction.atomic():  # one transaction: one chunk, one task
+        for session in sessions:
+            session_finish(session=session, status="complete", completed_at=None, actor=None)
 
     [hanging] = receiver.wait_for(1)
     first.kill_main()
     wait_until(lambda: not process_group_alive(first.pid), what="the worker's children to die")
-    delivery = WebhookDelivery.objects.get()
-    assert delivery.status == "pending" and delivery.attempts == 1  # the attempt died with it
+    deliveries = WebhookDelivery.objects.order_by("message_id")
+    # The chunk died with it: claimed (an attempt each), none recorded.
+    assert [(d.status, d.attempts) for d in deliveries] == [("pending", 1)] * 3
+    assert hanging.webhook_id == deliveries[0].message.msg_id
 
     webhook_workers()
 
     def swept_and_delivered() -> bool:
-        services.deliveries_sweep()  # beat's job: the claim expires, the attempt is sent again
-        return WebhookDelivery.objects.get().status == "delivered"
+        services.deliveries_sweep()  # beat's job: the claims expire, the chunk is sent again
+        return set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
 
-    wait_until(swept_and_delivered, what="the delivery to be taken over and delivered")
-    received = receiver.wait_for(2)
-    assert {r.webhook_id for r in received} == {hanging.webhook_id}
+    wait_until(swept_and_delivered, what="the chunk to be taken over and delivered")
+    received = receiver.wait_for(4)
+    assert sorted(r.webhook_id for r in received) == sorted(
+        [hanging.webhook_id] + [d.message.msg_id for d in deliveries]
+    )
     for r in received:
-        assert r.verify(endpoint.secret)["data"]["session_id"] == str(session.id)
-    delivery.refresh_from_db()
-    assert delivery.attempts == 2
+        r.verify(endpoint.secret)
+    assert {r.verify(endpoint.secret)["data"]["session_id"] for r in received} == {
+        str(s.id) for s in sessions
+    }
+    assert [d.attempts for d in WebhookDelivery.objects.all()] == [2] * 3

@@ -1,6 +1,7 @@
 """Delivery against a real loopback receiver that verifies every signature
 (``standardwebhooks``): which changes send what and when, retries, 410, the 5-day rule,
-rotation, replay, the SSRF rule at delivery, redirects, the response cap."""
+rotation, replay, chunks of deliveries per task, the SSRF rule at delivery, redirects, the
+response cap."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from celery.signals import task_prerun
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +27,7 @@ from publishing import services as publishing_services
 from publishing.models import Publication
 from sessions_app.services import session_finish
 from sessions_app.tests.factories import CaptureSessionFactory
-from webhooks import services, signing, ssrf, transport
+from webhooks import events, services, signing, ssrf, tasks, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from webhooks.tests.receiver import Answer
 
@@ -303,6 +305,179 @@ def test_a_success_clears_the_failing_clock(endpoint, receiver, django_capture_o
     assert endpoint.failing_since is None and endpoint.enabled
 
 
+# --- chunks: several deliveries per task ---------------------------------------------------
+
+
+def due_pings(endpoint, count: int) -> list[WebhookDelivery]:
+    """``count`` due pings to the endpoint, in the database only (as if the broker lost them)."""
+    deliveries = []
+    for _ in range(count):
+        message = WebhookMessage.objects.create(
+            msg_id=signing.msg_id_new(),
+            org_id=endpoint.org_id,
+            event_type=events.PING,
+            payload=events.ping_payload(endpoint_id=endpoint.pk, now=timezone.now()),
+        )
+        deliveries.append(
+            WebhookDelivery.objects.create(
+                org_id=endpoint.org_id,
+                message=message,
+                endpoint=endpoint,
+                next_attempt_at=timezone.now(),
+            )
+        )
+    return deliveries
+
+
+def ids_of(deliveries) -> list[str]:
+    return [str(d.pk) for d in deliveries]
+
+
+@pytest.fixture
+def deliver_tasks():
+    """The id lists of the ``deliver`` tasks that ran."""
+    seen: list[list[str]] = []
+
+    def record(sender=None, args=(), **kwargs) -> None:
+        if sender.name == "webhooks.tasks.deliver":
+            seen.append(args[0])
+
+    task_prerun.connect(record, weak=False)
+    try:
+        yield seen
+    finally:
+        task_prerun.disconnect(record)
+
+
+def test_a_transactions_deliveries_go_in_one_task_per_endpoint_and_chunk(
+    org, receiver, insecure, settings, deliver_tasks, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_BATCH_SIZE = 2
+    first = services.endpoint_create(org_id=org.id, url=receiver.url("/first"))
+    second = services.endpoint_create(org_id=org.id, url=receiver.url("/second"))
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for _ in range(3):
+            services.endpoint_ping(endpoint=first)
+        services.endpoint_ping(endpoint=second)
+    by_endpoint = {
+        str(pk): str(endpoint_id)
+        for pk, endpoint_id in WebhookDelivery.objects.values_list("pk", "endpoint_id")
+    }
+    assert sorted(len(ids) for ids in deliver_tasks) == [1, 1, 2]
+    assert all(len({by_endpoint[pk] for pk in ids}) == 1 for ids in deliver_tasks)
+    assert sorted(r.path for r in receiver.wait_for(4)) == ["/first"] * 3 + ["/second"]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_a_rolled_back_savepoint_sends_nothing_and_the_rest_of_the_transaction_is_sent(
+    endpoint, receiver, django_capture_on_commit_callbacks
+):
+    class Undo(Exception):
+        pass
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        with pytest.raises(Undo), transaction.atomic():
+            services.endpoint_ping(endpoint=endpoint)
+            raise Undo
+        kept = services.endpoint_ping(endpoint=endpoint)
+    [received] = receiver.wait_for(1)
+    assert received.webhook_id == kept.message.msg_id
+    assert the_delivery().status == "delivered"
+
+
+def test_in_a_chunk_only_the_failing_delivery_is_retried(
+    endpoint, receiver, django_capture_on_commit_callbacks
+):
+    receiver.answer(200, 500, 200)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for _ in range(3):
+            services.endpoint_ping(endpoint=endpoint)
+    first_round = receiver.wait_for(3)
+    failing_id = first_round[1].webhook_id  # sent in the order written
+    failing = WebhookDelivery.objects.get(message__msg_id=failing_id)
+    assert (failing.status, failing.attempts, failing.last_status_code) == ("pending", 1, 500)
+    assert failing.next_attempt_at > failing.last_attempt_at
+    others = WebhookDelivery.objects.exclude(pk=failing.pk)
+    assert [(d.status, d.attempts) for d in others] == [("delivered", 1)] * 2
+
+    due_now(failing.pk)
+    outcomes = services.deliveries_attempt(delivery_ids=ids_of(WebhookDelivery.objects.all()))
+    assert outcomes == {
+        str(failing.pk): "delivered",
+        **{str(d.pk): "not due" for d in others},
+    }
+    [retried] = receiver.received[3:]
+    assert retried.webhook_id == failing_id
+    retried.verify(endpoint.secret)
+    failing.refresh_from_db()
+    assert (failing.status, failing.attempts) == ("delivered", 2)
+
+
+@pytest.mark.parametrize(
+    ("answer", "queries"),
+    [
+        (200, 2),  # the claim (with messages and endpoint), the outcomes
+        (500, 3),  # the claim, the outcomes, the endpoint's failing clock started
+    ],
+)
+@pytest.mark.parametrize("size", [1, 20])
+def test_a_chunk_costs_the_same_queries_whatever_its_size(
+    endpoint, receiver, answer, queries, size, django_assert_num_queries
+):
+    receiver.answer(answer)
+    deliveries = due_pings(endpoint, size)
+    with django_assert_num_queries(queries):
+        outcomes = services.deliveries_attempt(delivery_ids=ids_of(deliveries))
+    assert len(receiver.wait_for(size)) == size
+    expected = "delivered" if answer == 200 else "retry"
+    assert {outcome.split(" ")[0] for outcome in outcomes.values()} == {expected}
+
+
+def test_a_task_message_of_one_id_from_before_chunks_is_still_delivered(endpoint, receiver):
+    [delivery] = due_pings(endpoint, 1)
+    tasks.deliver.apply(args=[str(delivery.pk)])
+    [received] = receiver.wait_for(1)
+    assert received.webhook_id == delivery.message.msg_id
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+
+
+def test_a_slow_endpoint_gives_back_what_it_could_not_send_in_time(
+    endpoint, receiver, settings, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_BATCH_SECONDS = 0.2
+    receiver.answer(Answer(200, sleep=0.5), 200)
+    deliveries = due_pings(endpoint, 3)
+    rest = deliveries[1:]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outcomes = services.deliveries_attempt(delivery_ids=ids_of(deliveries))
+    assert list(outcomes.values()) == ["delivered", "given back", "given back"]
+    assert len(receiver.received) == 1
+    for delivery in rest:
+        delivery.refresh_from_db()
+        # Not counted as an attempt, free for the next task, which is enqueued.
+        assert (delivery.status, delivery.attempts, delivery.claimed_until) == ("pending", 0, None)
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert [r.webhook_id for r in receiver.wait_for(3)[1:]] == [d.message.msg_id for d in rest]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_a_410_in_a_chunk_stops_it_and_its_rest_fails_with_the_endpoint(
+    endpoint, receiver, django_capture_on_commit_callbacks
+):
+    receiver.answer(200, 410, 200)
+    deliveries = due_pings(endpoint, 3)
+    outcomes = services.deliveries_attempt(delivery_ids=ids_of(deliveries))
+    assert list(outcomes.values()) == ["delivered", "gone: endpoint disabled", "endpoint disabled"]
+    assert len(receiver.received) == 2
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and "410 Gone" in endpoint.disabled_reason
+    last = WebhookDelivery.objects.get(pk=deliveries[2].pk)
+    assert (last.status, last.attempts) == ("failed", 0)
+    assert last.last_error.startswith("endpoint disabled: The endpoint answered 410 Gone")
+
+
 # --- rotation and replay -------------------------------------------------------------------
 
 
@@ -439,7 +614,7 @@ def test_a_slow_receiver_times_out_and_is_retried(
 
 
 def test_a_receiver_down_for_a_while_gets_everything_from_the_sweeper(
-    endpoint, receiver, django_capture_on_commit_callbacks
+    endpoint, receiver, deliver_tasks, django_capture_on_commit_callbacks
 ):
     receiver.down()
     with django_capture_on_commit_callbacks(execute=True):
@@ -452,8 +627,10 @@ def test_a_receiver_down_for_a_while_gets_everything_from_the_sweeper(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.deliveries_sweep() == 0  # not due yet
     WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    deliver_tasks.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.deliveries_sweep() == 3
+    assert [len(ids) for ids in deliver_tasks] == [3]  # one endpoint's: one chunk
     assert sorted(d.status for d in WebhookDelivery.objects.all()) == ["delivered"] * 3
     assert len({r.webhook_id for r in receiver.wait_for(3)}) == 3
     with django_capture_on_commit_callbacks(execute=True):
