@@ -31,8 +31,10 @@ def main() -> int:
         f"reduced {spin_health.COARSE_FACTOR}x) above {spin_health.OUT_OF_ORDER_GAIN} usual "
         f"steps and {spin_health.OUT_OF_ORDER_SHARE:.0%} of the change around the frame, "
         f"from {spin_health.MIN_ORDER_FRAMES} frames; skipped angle above "
-        f"{spin_health.SKIP_STEP_RATIO}x the usual angle step or "
-        f"{spin_health.SKIP_DISTANCE_RATIO}x the neighbouring picture steps\n"
+        f"{spin_health.SKIP_STEP_RATIO}x the usual angle step, or (angles consecutive) where "
+        f"the mirror pairs fit {spin_health.MIRROR_GAIN}x better with a frame missing "
+        f"(and the step is {spin_health.MIRROR_STEP_RATIO}x its smaller neighbour), or a "
+        f"picture step {spin_health.SKIP_DISTANCE_RATIO}x both neighbouring steps\n"
     )
     seeds = ", ".join(map(str, (SEED, *MORE_SEEDS)))
     print(f"| corruption | reported as | variants | recall | seeds {seeds}: lowest, mean |")
@@ -44,6 +46,13 @@ def main() -> int:
             f"| {kind} | {spin_variants.FINDING_OF[kind]} | {count} | {recall:.3f} | "
             f"{min(every):.3f}, {sum(every) / len(every):.3f} |"
         )
+    for kind in ("drop_renumbered", "swap"):
+        by_spin = ", ".join(
+            f"{spin} " + "/".join(f"{r['recall_by_spin'][kind, spin]:.2f}" for r in (result, *more))
+            for spin in spin_variants.SPINS
+        )
+        print(f"\n{kind} by spin (seeds {seeds}): {by_spin}", end="")
+    print()
     print(f"\n| finding | reported | precision | seeds {seeds}: lowest, mean |")
     print("|---|---|---|---|")
     for kind, precision in result["precision"].items():

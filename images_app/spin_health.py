@@ -15,8 +15,11 @@ order, on a closed circle (the last frame is followed by the first):
   and each moved frame is named with the position and angle it fits (a move one place
   over names both neighbours); judged from `MIN_ORDER_FRAMES` frames;
 - **skipped angles**: from the angles, a step more than `SKIP_STEP_RATIO` times the usual
-  one; from the pictures (when the angles are consecutive and nothing was out of order), a
-  step more than `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
+  one; from the pictures (when the angles are consecutive and nothing was out of order):
+  from the mirror pairs (a vehicle is symmetric left to right, so each frame flipped is the
+  frame at the mirrored angle, frame C - i: a missing frame shifts the frames after it, and
+  the pairs fit far better with a hole put there, `MIRROR_GAIN`), or a step more than
+  `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
 - **turn direction**: the near side of the vehicle moves the way it turns (left when it
   turns clockwise seen from above), the far side and roof the other way; the camera looks
   down a little, so the near side shows lower. Each band of `DIRECTION_BANDS` rows gets the
@@ -59,6 +62,18 @@ MIN_ORDER_FRAMES = 16
 SKIP_STEP_RATIO = 1.5
 # From the pictures (angles consecutive): a step this many times both neighbouring steps.
 SKIP_DISTANCE_RATIO = 1.35
+# From the mirror pairs (angles consecutive, a whole spin of MIN_ORDER_FRAMES or more): a
+# frame is missing where the frames' mirror images pair this many times better with a hole
+# there than without (whole real spins: 1.00, the bicycle 1.31; a car missing a frame: 1.5
+# to 12 away from its axes of symmetry)...
+MIRROR_GAIN = 1.5
+# ...and where the step is larger than this many times the smaller neighbouring step (on
+# the bicycle, whose own mirror pairs are uneven, the hole is otherwise often put elsewhere).
+MIRROR_STEP_RATIO = 1.1
+# Frames are compared with their mirror images on thumbnails box-reduced by this factor
+# (16x12): a pixel or two of difference does not count (on the full 64x48 thumbnails the
+# bicycle's drops are found less often) and the comparison costs next to nothing.
+MIRROR_FACTOR = 4
 # Fewer frames than this is not a spin worth judging.
 MIN_FRAMES = 6
 # Horizontal shifts (in thumbnail pixels, of 64) tried between neighbouring frames.
@@ -165,7 +180,9 @@ def spin_health_assess(
         )
 
     open_end = frame_count is not None and frames[-1].index < frame_count - 1
-    findings += _skips(frames, order, same, angles, duplicates, set(moved), open_end=open_end)
+    findings += _skips(
+        frames, order, same, angles, duplicates, set(moved), open_end=open_end, thumbs=thumbs
+    )
     direction = _direction(thumbs[order])
     return {
         "status": "unhealthy" if findings else "ok",
@@ -244,7 +261,9 @@ def _best_swap(order: list[int], distance: np.ndarray, *, skip: set[int]):
     return best
 
 
-def _skips(frames, order, distance, angles, duplicates, moved, *, open_end) -> list[dict[str, Any]]:
+def _skips(
+    frames, order, distance, angles, duplicates, moved, *, open_end, thumbs
+) -> list[dict[str, Any]]:
     n = len(order)
     findings = []
     known = [a for a in angles if a is not None]
@@ -281,10 +300,31 @@ def _skips(frames, order, distance, angles, duplicates, moved, *, open_end) -> l
     kept = [i for i in order if frames[i].index not in duplicates]
     m = len(kept)
     steps = [distance[kept[k], kept[(k + 1) % m]] for k in range(m)]
+    # The hole the mirror pairs point to (judged on a whole spin of MIN_ORDER_FRAMES or more).
+    hole, gain = None, 0.0
+    if not open_end and m >= MIN_ORDER_FRAMES:
+        gains = _mirror_gap(thumbs[kept])
+        hole = int(np.argmax(gains))
+        gain = float(gains[hole])
     for k in range(m - 1 if open_end else m):
         before, after = frames[kept[k]], frames[kept[(k + 1) % m]]
         neighbours = max(steps[k - 1], steps[(k + 1) % m])
-        if neighbours > 0 and steps[k] > SKIP_DISTANCE_RATIO * neighbours:
+        if (
+            hole == (k + 1) % m
+            and gain > MIRROR_GAIN
+            and steps[k] > MIRROR_STEP_RATIO * min(steps[k - 1], steps[(k + 1) % m])
+        ):
+            findings.append(
+                _finding(
+                    "skipped_angles",
+                    after,
+                    f"A frame missing between frames {before.index} and {after.index}: the "
+                    f"views mirror each other {gain:.1f} times better with one there.",
+                    missing=1,
+                    after_index=before.index,
+                )
+            )
+        elif neighbours > 0 and steps[k] > SKIP_DISTANCE_RATIO * neighbours:
             findings.append(
                 _finding(
                     "skipped_angles",
@@ -296,6 +336,51 @@ def _skips(frames, order, distance, angles, duplicates, moved, *, open_end) -> l
                 )
             )
     return findings
+
+
+def _mirror_gap(thumbs: np.ndarray) -> np.ndarray:
+    """Per frame k: how many times better the spin's mirror pairs fit with one frame missing
+    just before frame k than with none missing (about 1 everywhere on a whole spin).
+
+    A vehicle is symmetric left to right: its view from an angle, flipped horizontally, is
+    its view from the mirrored angle. On a whole spin of n frames, frame i flipped is frame
+    C - i (mod n), one C for all frames. With a frame missing, the frames after it sit one
+    place further round: no single C pairs them all, unless the hole is put where it is
+    (then the frame whose partner is missing takes the closest frame beside the hole)."""
+    n = len(thumbs)
+    f = MIRROR_FACTOR
+    # Box-reduced (blocks of f x f pixels, which a flip maps onto each other), then zero
+    # mean and unit variance again.
+    small = thumbs.reshape(n, TINY_HEIGHT // f, f, TINY_WIDTH // f, f).mean(axis=(2, 4))
+    sharp = _standardised(small.reshape(n, -1))
+    flipped = _standardised(small[:, :, ::-1].reshape(n, -1))
+    mirror = 1.0 - sharp @ flipped.T / sharp.shape[1]
+    frames = np.arange(n)
+    pairs = mirror[frames, (frames[:, None] - frames) % n].sum(axis=1)  # per C
+    whole = pairs.min()
+    # With the hole before frame h (h = 0..n-1), frame i sits at i + (i >= h) of n + 1:
+    # pairs on either side of the hole keep their C or take C + 2, pairs across it C + 1,
+    # so only the C's near the best whole one are tried.
+    centres = (int(pairs.argmin()) + np.arange(-2, 4)) % (n + 1)
+    holes = np.arange(n)
+    position = frames[None, :] + (frames[None, :] >= holes[:, None])  # (hole, frame)
+    at = np.full((n, n + 1), -1)
+    np.put_along_axis(at, position, frames[None, :], axis=1)
+    partner = (centres[None, :, None] - position[:, None, :]) % (n + 1)  # (hole, C, frame)
+    rows = np.arange(n)[:, None, None]
+    found = at[rows, partner]
+    beside = np.minimum(
+        mirror[frames, at[rows, (partner - 1) % (n + 1)]],
+        mirror[frames, at[rows, (partner + 1) % (n + 1)]],
+    )
+    cost = np.where(found >= 0, mirror[frames, found], beside).sum(axis=2).min(axis=1)
+    return whole / np.maximum(cost, 1e-9)
+
+
+def _standardised(rows: np.ndarray) -> np.ndarray:
+    rows = rows - rows.mean(axis=1, keepdims=True)
+    spread = rows.std(axis=1, keepdims=True)
+    return rows / np.where(spread > 0, spread, 1.0)
 
 
 def _direction(thumbs: np.ndarray) -> str | None:

@@ -179,10 +179,12 @@ def _near(a: int, b: int, n: int) -> bool:
 
 
 def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
-    """Recall per corruption, precision per finding type, false alarms on clean spins and
-    the turn direction of clean and reversed spins."""
+    """Recall per corruption (and per corruption and spin), precision per finding type,
+    false alarms on clean spins and the turn direction of clean and reversed spins."""
     detected: Counter = Counter()
     done: Counter = Counter()
+    detected_on: Counter = Counter()  # (kind, spin)
+    done_on: Counter = Counter()
     true_findings: Counter = Counter()
     all_findings: Counter = Counter()
     directions = {}
@@ -201,6 +203,7 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
         wanted = FINDING_OF.get(variant.kind)
         if wanted:
             done[variant.kind] += 1
+            done_on[variant.kind, variant.spin] += 1
             hits = [
                 f
                 for f in report["findings"]
@@ -208,6 +211,7 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
                 and any(_near(f["frame_index"], e, n) for e in variant.expected)
             ]
             detected[variant.kind] += bool(hits)
+            detected_on[variant.kind, variant.spin] += bool(hits)
         for finding in report["findings"]:
             all_findings[finding["type"]] += 1
             if finding["type"] == wanted and any(
@@ -216,6 +220,7 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
                 true_findings[finding["type"]] += 1
     return {
         "recall": {kind: detected[kind] / done[kind] for kind in done},
+        "recall_by_spin": {key: detected_on[key] / done_on[key] for key in done_on},
         "precision": {
             kind: (true_findings[kind] / all_findings[kind]) if all_findings[kind] else 1.0
             for kind in ("duplicate", "out_of_order", "skipped_angles")

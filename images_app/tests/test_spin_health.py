@@ -28,11 +28,17 @@ def test_duplicates_swaps_moves_and_drops_are_found_with_the_target_recall(measu
         assert recall[kind] >= 0.95, kind
 
 
-def test_a_dropped_frame_with_the_rest_renumbered_is_found_half_the_time(measured):
-    # Below the target, documented in docs/spin-health.md: with the angles consecutive only
-    # the pictures tell, and a clean spin's own steps vary as much as a missing frame
-    # (the bicycle's most of all). A regression below the measured figure fails here.
-    assert measured["recall"]["drop_renumbered"] >= 0.53
+def test_a_dropped_frame_with_the_rest_renumbered_is_found_on_the_cars_every_time(measured):
+    # With the angles consecutive only the pictures tell: the mirror pairs of a vehicle
+    # (symmetric left to right) find every such drop on the car and the demo spin, seeds 16,
+    # 17 and 99. Overall below the target, documented in docs/spin-health.md: the bicycle's
+    # own mirror pairs are uneven (a hole fits its clean spin 1.3 times better), so half its
+    # drops are missed (0.80 overall on seed 16, 0.77-0.93 over three seeds). A regression
+    # below the measured figures fails here.
+    assert measured["recall"]["drop_renumbered"] >= 0.80
+    by_spin = measured["recall_by_spin"]
+    assert by_spin["drop_renumbered", "car_toyota_chr_evox_36"] == 1.0
+    assert by_spin["drop_renumbered", "demo_24"] == 1.0
 
 
 def test_findings_are_precise(measured):
@@ -59,7 +65,18 @@ def test_a_dropped_frame_is_found_from_the_pictures_when_the_angles_are_consecut
     del tinies[20]
     report = spin_health_assess(spin_variants._renumber(tinies))
     assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 20)]
-    assert "A jump between frames 19 and 20" in report["findings"][0]["message"]
+    assert "missing between frames 19 and 20" in report["findings"][0]["message"]
+
+
+def test_a_dropped_frame_near_the_cars_axis_is_found_from_the_jump_it_leaves():
+    # The rear view (frame 9) mirrors itself: without it the mirror pairs still fit, but the
+    # picture jumps between its neighbours.
+    frames = spin_variants.clean("car_toyota_chr_evox_36")
+    tinies = [f.tiny for f in frames]
+    del tinies[9]
+    report = spin_health_assess(spin_variants._renumber(tinies))
+    assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 9)]
+    assert "A jump between frames 8 and 9" in report["findings"][0]["message"]
 
 
 def test_the_turn_direction_flips_when_the_spin_is_reversed(measured):
