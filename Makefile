@@ -84,14 +84,14 @@ bench-publish: venv
 bench-qc: venv
 	$(DEV) $(PY) bench/qc_feedback.py
 
-# One million perceptual hashes in PostgreSQL (DATABASE_URL): the near-duplicate lookup's p99.
+# One million perceptual hashes in PostgreSQL (DATABASE_URL, by default the tests' server): the near-duplicate lookup's p99.
 bench-duplicates: venv
-	$(DEV) $(PY) bench/duplicates.py
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(DEV) $(PY) bench/duplicates.py
 
 # Webhook deliveries per second with two worker processes, and commit → first attempt latency,
-# against bare POSTs to the same loopback receiver (PostgreSQL at DATABASE_URL).
+# against bare POSTs to the same loopback receiver (a scratch database on DATABASE_URL's server).
 bench-webhooks: venv
-	$(DEV) $(PY) bench/webhooks.py
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(DEV) $(PY) bench/webhooks.py
 
 fuzz: venv
 	$(DEV) $(PY) scripts/fuzz.py

@@ -151,6 +151,9 @@ def latency(endpoint, receiver: Receiver) -> list[float]:
 
 def main() -> int:
     print(f"Webhooks: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    if connection.vendor != "postgresql":
+        print("DATABASE_URL must name a PostgreSQL server (make bench-webhooks sets one)")
+        return 2
     test_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     print(f"  scratch database {test_name}")
     receiver = Receiver().up()
