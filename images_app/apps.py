@@ -1,3 +1,5 @@
+import functools
+
 from django.apps import AppConfig
 
 
@@ -25,11 +27,16 @@ class ImagesConfig(AppConfig):
         the session's image count): both make the detail's ETag."""
         from images_app.api.review_serializers import (
             FRAME,
-            RESHOOT_ITEM,
+            RESHOOT_ITEM_AS_TEXT,
             FrameOutput,
             ReshootItemOutput,
         )
-        from images_app.selectors import session_frames, session_reshoots_open
+        from images_app.selectors import (
+            session_frames_from,
+            session_frames_json,
+            session_reshoots_open_from,
+            session_reshoots_open_json,
+        )
         from sessions_app.api.extras import session_detail_extra
 
         session_detail_extra(
@@ -37,11 +44,9 @@ class ImagesConfig(AppConfig):
             field=ReshootItemOutput(
                 many=True, help_text="Open reshoot items: frames or shots to capture again."
             ),
-            read=lambda session_id: [
-                RESHOOT_ITEM.write(row)
-                for row in session_reshoots_open(
-                    session_id=session_id, columns=RESHOOT_ITEM.columns
-                )
+            value=functools.partial(session_reshoots_open_json, RESHOOT_ITEM_AS_TEXT.columns),
+            write=lambda items: [
+                RESHOOT_ITEM_AS_TEXT.write(item) for item in session_reshoots_open_from(items)
             ],
         )
         session_detail_extra(
@@ -51,7 +56,6 @@ class ImagesConfig(AppConfig):
                 help_text="Every image of the session: its processing state and QC verdict, "
                 "by frame or shot, then upload order.",
             ),
-            read=lambda session_id: [
-                FRAME.write(frame) for frame in session_frames(session_id=session_id)
-            ],
+            value=session_frames_json,
+            write=lambda frames: [FRAME.write(frame) for frame in session_frames_from(frames)],
         )

@@ -30,7 +30,7 @@ from images_app.api.image_serializers import ImageDetail
 from images_app.models import Image
 from images_app.selectors import session_images
 from images_app.uploads import CONTENT_TYPE_EXTENSIONS
-from sessions_app.api.extras import detail_extras_data
+from sessions_app.api.extras import detail_extras_of
 from sessions_app.api.serializers import SessionDetailOutput
 from sessions_app.models import CaptureSession
 
@@ -138,7 +138,7 @@ def session_export(
                 "format": MANIFEST_FORMAT,
                 "session": {
                     **SessionDetailOutput(session).data,
-                    **detail_extras_data(session.pk),
+                    **detail_extras_of(session.pk),
                 },
                 "images": manifest_images,
             }

@@ -45,7 +45,7 @@ from images_app.rules import (
     reject_reasons_suggested,
 )
 from images_app.uploads import spin_angle
-from imaging.db import DateTimeText, PreparedQuery, UUIDText
+from imaging.db import JSONArrayAgg, JSONRecord, PreparedQuery, columns_as_text
 from sessions_app.models import CaptureSession
 from sessions_app.selectors import sessions_visible_to
 
@@ -446,66 +446,85 @@ def reshoot_page(
     return page, 0 if offset == 0 else items.count()
 
 
-_open_reshoot_rows = PreparedQuery(
-    lambda columns, *, session_id: (
-        ReshootItem.objects.filter(session_id=session_id, status=ReshootItem.Status.OPEN)
-        .order_by("created_at", "id")
-        .values(*columns)
+# --- what the session detail shows: open reshoot items and frames ------------------------
+#
+# Devices poll the session detail, so its open items and frames come in the detail's own
+# statement: each a JSON array the database builds (``session_detail_extra`` in apps.py),
+# with ids and times already written as the API's text (``columns_as_text``) and each QC
+# check's status picked out of the QC JSON, so nothing is decoded and formatted again per
+# value. ``OuterRef("pk")`` is the session. The arrays come unordered: ordered here.
+
+
+def _json_array_of(items: QuerySet, item: JSONRecord) -> Subquery:
+    """``item`` for each of ``items`` (correlated to the session) as the text of one JSON
+    array, or null when there is none."""
+    return Subquery(
+        items.order_by().values("session_id").annotate(items=JSONArrayAgg(item)).values("items"),
+        output_field=TextField(),
     )
-)
 
 
-def session_reshoots_open(
-    *, session_id: uuid.UUID, columns: tuple[str, ...] = RESHOOT_COLUMNS
-) -> list[dict[str, Any]]:
-    """The open items of a session (the caller already sees the session), oldest first.
-
-    A prepared read: the session detail asks for it on every poll."""
-    return _open_reshoot_rows.rows(columns, session_id=session_id)
-
-
-# --- a session's frames, for the device ---------------------------------------------------
-
-# Written by the database as the API's text (ids, the time) or picked out of the QC JSON
-# (each check's status): nothing is decoded and formatted again per frame. Only a frame QC
-# flagged has its checks decoded, for the reasons they point at.
-FRAME_COLUMNS = ("frame_index", "angle_deg", "shot_name", "status", "error")
-_QC_STATUS_COLUMNS = tuple(f"qc_{check}_status" for check in QC_CHECKS)
+def session_reshoots_open_json(columns: tuple[str, ...]) -> Subquery:
+    """The session's open items with ``columns``, for ``session_reshoots_open_from``."""
+    return _json_array_of(
+        ReshootItem.objects.filter(session_id=OuterRef("pk"), status=ReshootItem.Status.OPEN),
+        JSONRecord(**columns_as_text(ReshootItem, columns)),
+    )
 
 
-def _frame_data(row: dict[str, Any]) -> dict[str, Any]:
-    verdict = qc_worst(row.pop(column) for column in _QC_STATUS_COLUMNS)
-    qc_text = row.pop("qc_text")
-    row["qc"] = verdict
-    flagged = verdict in (QC_WARN, QC_FAIL)
-    row["qc_reasons"] = reject_reasons_suggested(json.loads(qc_text)) if flagged else []
-    return row
+def session_reshoots_open_from(items: str | None) -> list[dict[str, Any]]:
+    """The open items of ``session_reshoots_open_json``, oldest first."""
+    return sorted(json.loads(items or "[]"), key=lambda item: (item["created_at"], item["id"]))
 
 
-_frame_rows = PreparedQuery(
-    lambda shape, *, session_id: (
-        Image.objects.filter(session_id=session_id)
-        .order_by("frame_index", "shot_name", "created_at", "id")
-        .values(
-            *FRAME_COLUMNS,
-            id_text=UUIDText("id"),
-            replaces_id_text=UUIDText("replaces_id"),
-            created_at_text=DateTimeText("created_at"),
+FRAME_COLUMNS = ("id", "frame_index", "angle_deg", "shot_name", "status", "error")
+FRAME_COLUMNS += ("replaces_id", "created_at")
+_QC_STATUS_KEYS = tuple(f"qc_{check}_status" for check in QC_CHECKS)
+
+
+def session_frames_json() -> Subquery:
+    """Every image of the session, for ``session_frames_from``."""
+    return _json_array_of(
+        Image.objects.filter(session_id=OuterRef("pk")),
+        JSONRecord(
+            **columns_as_text(Image, FRAME_COLUMNS),
             qc_text=Cast("qc", TextField()),
             **{
-                column: KT(f"qc__{check}__status")
-                for column, check in zip(_QC_STATUS_COLUMNS, QC_CHECKS, strict=True)
+                key: KT(f"qc__{check}__status")
+                for key, check in zip(_QC_STATUS_KEYS, QC_CHECKS, strict=True)
             },
-        )
+        ),
     )
-)
+
+
+def _frame_order(frame: dict[str, Any]) -> tuple:
+    # By frame (spins) or shot (stills), then upload order; as SQL sorts, nulls last.
+    index, shot = frame["frame_index"], frame["shot_name"]
+    return (index is None, index or 0, shot is None, shot or "", frame["created_at"], frame["id"])
+
+
+def _frame_data(frame: dict[str, Any]) -> dict[str, Any]:
+    verdict = qc_worst(frame.pop(key) for key in _QC_STATUS_KEYS)
+    qc_text = frame.pop("qc_text")
+    frame["qc"] = verdict
+    # Only a frame QC flagged has its checks decoded, for the reasons they point at.
+    flagged = verdict in (QC_WARN, QC_FAIL)
+    frame["qc_reasons"] = reject_reasons_suggested(json.loads(qc_text)) if flagged else []
+    return frame
+
+
+def session_frames_from(frames: str | None) -> list[dict[str, Any]]:
+    """The frames of ``session_frames_json`` by frame or shot then upload order, each with
+    its processing state and QC verdict: what a device may read (``FRAME`` writes it)."""
+    return [_frame_data(frame) for frame in sorted(json.loads(frames or "[]"), key=_frame_order)]
 
 
 def session_frames(*, session_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every image of a session (the caller already sees it) in one prepared query (the
-    session detail, which devices poll, reads it), by frame or shot then upload order: its
-    processing state and QC verdict, what a device may read (``FRAME`` writes it)."""
-    return [_frame_data(row) for row in _frame_rows.rows(None, session_id=session_id)]
+    """``session_frames_from`` for one session (the caller already sees it)."""
+    frames = CaptureSession.objects.filter(pk=session_id).values_list(
+        session_frames_json(), flat=True
+    )
+    return session_frames_from(frames.first())
 
 
 # --- shot-list coverage ------------------------------------------------------------------

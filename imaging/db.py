@@ -29,8 +29,19 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Func, Model, QuerySet, TextField
+from django.db.models import (
+    Aggregate,
+    DateTimeField,
+    F,
+    Func,
+    JSONField,
+    Model,
+    QuerySet,
+    TextField,
+    UUIDField,
+)
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, JSONObject
 
 
 @dataclass(frozen=True)
@@ -322,3 +333,69 @@ class DateTimeText(Func):
             f"substr(substr({sql}, 21) || '000000', 1, 6) || 'Z'"
         )
         return f"CASE WHEN {sql} IS NULL THEN NULL ELSE {text} END", params * 4
+
+
+class JSONValue(Func):
+    """A JSON column embedded as JSON in a ``JSONObject`` (SQLite would embed its text as a
+    string)."""
+
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="%(expressions)s")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="JSON(%(expressions)s)")
+
+
+class JSONRecord(JSONObject):
+    """``JSONObject`` built as ``json`` on PostgreSQL, not ``jsonb``: only to be aggregated
+    into text (``JSONArrayAgg``), which ``json`` does by joining text, at a fraction of
+    ``jsonb``'s cost. Keys are cast to text, as Django does for server-side binding."""
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        record = self.copy()
+        record.set_source_expressions(
+            [
+                Cast(expression, TextField()) if index % 2 == 0 else expression
+                for index, expression in enumerate(record.get_source_expressions())
+            ]
+        )
+        return Func.as_sql(
+            record, compiler, connection, function="JSON_BUILD_OBJECT", **extra_context
+        )
+
+
+class JSONArrayAgg(Aggregate):
+    """A group's values as the text of one JSON array, in no particular order (sort after
+    reading): PostgreSQL's ``JSON_AGG``, SQLite's ``JSON_GROUP_ARRAY``; null for no rows."""
+
+    function = "JSON_AGG"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = "(%(function)s(%(expressions)s))::text"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
+
+
+def columns_as_text(model: type[Model], columns: Iterable[str]) -> dict[str, Any]:
+    """``columns`` of ``model`` (names or attnames, no joins) for a ``JSONObject``, each as
+    the API writes it: ids and times as text, JSON as JSON, the rest as stored. Read back
+    with a ``ResponseWriter(..., as_text=True)``."""
+    expressions: dict[str, Any] = {}
+    for column in columns:
+        field = model._meta.get_field(column)  # raises for a join or an unknown name
+        if field.is_relation:
+            field = field.target_field
+        if isinstance(field, UUIDField):
+            expressions[column] = UUIDText(column)
+        elif isinstance(field, DateTimeField):
+            expressions[column] = DateTimeText(column)
+        elif isinstance(field, JSONField):
+            expressions[column] = JSONValue(column)
+        else:
+            expressions[column] = F(column)
+    return expressions

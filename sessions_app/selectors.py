@@ -9,10 +9,12 @@ request: a removed site membership hides that site's sessions at once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import (
     Count,
+    Expression,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -127,30 +129,35 @@ def session_list_page(
 
 
 def _session_detail_query(
-    shape: tuple[str, tuple[str, ...]],
+    shape: tuple[str, tuple[str, ...], tuple[tuple[str, Callable[[], Expression]], ...]],
     *,
     org_id: uuid.UUID,
     principal_id: uuid.UUID,
     session_id: uuid.UUID,
 ) -> QuerySet[dict[str, Any]]:
-    visibility, columns = shape
+    visibility, columns, extras = shape
     actor = actor_of_shape(visibility, org_id=org_id, principal_id=principal_id)
     sessions = sessions_visible_to(actor=actor).filter(pk=session_id)
     if "image_count" in columns:
         sessions = sessions.annotate(image_count=_image_count())
-    return sessions.values(*columns)
+    return sessions.values(*columns, **{name: value() for name, value in extras})
 
 
 _session_detail = PreparedQuery(_session_detail_query)
 
 
 def session_detail_row(
-    *, actor: Actor, session_id: uuid.UUID, columns: tuple[str, ...]
+    *,
+    actor: Actor,
+    session_id: uuid.UUID,
+    columns: tuple[str, ...],
+    extras: tuple[tuple[str, Callable[[], Expression]], ...] = (),
 ) -> dict[str, Any] | None:
     """One session with ``columns`` (``values()`` names, what it embeds joined in;
-    ``image_count`` is there to ask for), or None if missing or not the caller's."""
+    ``image_count`` is there to ask for) and ``extras`` (name, expression over the session),
+    or None if missing or not the caller's."""
     return _session_detail.first(
-        (visibility_shape(actor), columns),
+        (visibility_shape(actor), columns, extras),
         org_id=actor.org_id,
         principal_id=actor.id,
         session_id=session_id,

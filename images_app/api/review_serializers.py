@@ -9,7 +9,6 @@ from images_app.review import NOTE_MAX_LENGTH
 from images_app.rules import REJECT_REASONS
 from imaging.api.fields import (
     TEXT,
-    DateTimeTextField,
     InputSerializer,
     StrictCharField,
     StrictIntegerField,
@@ -78,10 +77,9 @@ class ReshootItemOutput(serializers.Serializer):
 
 class FrameOutput(serializers.Serializer):
     """One image of the session as the device may see it: where it goes, how far its
-    processing got and what QC said (never the picture itself). Written from
-    ``selectors.session_frames``, whose ids and time the database reads as text."""
+    processing got and what QC said (never the picture itself)."""
 
-    id = serializers.UUIDField(source="id_text")
+    id = serializers.UUIDField()
     frame_index = serializers.IntegerField(allow_null=True, help_text="Spins: the frame.")
     angle_deg = serializers.IntegerField(allow_null=True)
     shot_name = serializers.CharField(allow_null=True, help_text="Stills: the shot.")
@@ -101,13 +99,15 @@ class FrameOutput(serializers.Serializer):
         help_text="What a warning or failure points at: blurred, underexposed, overexposed.",
     )
     replaces_image_id = serializers.UUIDField(
-        source="replaces_id_text", allow_null=True, help_text="The image this one replaces."
+        source="replaces_id", allow_null=True, help_text="The image this one replaces."
     )
-    created_at = DateTimeTextField(source="created_at_text")
+    created_at = serializers.DateTimeField()
 
 
 RESHOOT_ITEM = ResponseWriter(ReshootItemOutput)
-FRAME = ResponseWriter(FrameOutput)
+# The session detail's open items and frames, read as JSON the database wrote (as_text).
+RESHOOT_ITEM_AS_TEXT = ResponseWriter(ReshootItemOutput, as_text=True)
+FRAME = ResponseWriter(FrameOutput, as_text=True)
 ReshootList = page_serializer("ReshootList", ReshootItemOutput)
 
 

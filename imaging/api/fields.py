@@ -176,14 +176,6 @@ def datetime_text(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime(api_settings.DATETIME_FORMAT)
 
 
-class DateTimeTextField(serializers.DateTimeField):
-    """A datetime the query already reads as the API's text (``imaging.db.DateTimeText``):
-    documented as a date-time, written by a ``ResponseWriter`` as read."""
-
-    def write_value(self, value: str, context: Any) -> str:
-        return value
-
-
 # Fields that hold other fields (bound to the declared instance): deep-copied as DRF does.
 _CONTAINER_FIELDS = (serializers.ListField, serializers.DictField, serializers.BaseSerializer)
 

@@ -43,16 +43,27 @@ class ResponseWriter:
     """``writer.write(row_or_object, context=None)`` is ``Serializer(instance).data`` as a
     dict (``write`` is the generated function itself: no call in between).
 
-    ``source="row"``: the input is a dict from ``values(*writer.columns)``;
+    ``source="row"``: the input is a dict from ``values(*writer.columns)``, or with
+    ``as_text`` one whose ids and times the database already wrote as the API's text
+    (``imaging.db.columns_as_text``);
     ``source="objects"``: the input is a dict of objects, each field's dotted ``source``
     naming one of them and then its attributes; embedded serializers need rows.
     """
 
-    def __init__(self, serializer_class: type[serializers.Serializer], *, source: str = "row"):
+    def __init__(
+        self,
+        serializer_class: type[serializers.Serializer],
+        *,
+        source: str = "row",
+        as_text: bool = False,
+    ):
         if source not in ("row", "objects"):
             raise ValueError(f"source is 'row' or 'objects', not {source!r}")
+        if as_text and source != "row":
+            raise ValueError("as_text reads rows")
         self.serializer_class = serializer_class
         self._source = source
+        self._as_text = as_text
         self._names: dict[str, Any] = {"datetime_text": datetime_text}
         self._columns: list[str] = []
         self._objects: dict[str, str] = {}  # objects mode: each named object read once
@@ -96,6 +107,8 @@ class ResponseWriter:
         if hasattr(field, "write_value"):
             function = self._name(field.write_value)
             return f"None if ({value} := {read}) is None else {function}({value}, context)"
+        if isinstance(field, serializers.DateTimeField | serializers.UUIDField) and self._as_text:
+            return read  # written by the database as the API writes it (columns_as_text)
         if isinstance(field, serializers.DateTimeField):
             return f"datetime_text({read})"
         if isinstance(field, serializers.UUIDField):

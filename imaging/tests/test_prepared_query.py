@@ -255,3 +255,17 @@ def test_ids_and_times_read_as_text_are_the_same_on_sqlite(org, site):
         sqlite.close()
     sessions.sort(key=lambda session: session.started_at)
     assert _as_text(rows) == _expected(sessions)
+
+
+def test_columns_as_text_refuses_what_is_not_a_column_of_the_model():
+    from django.core.exceptions import FieldDoesNotExist
+
+    from imaging.db import columns_as_text
+
+    assert set(columns_as_text(CaptureSession, ["id", "started_at", "vehicle_id"])) == {
+        "id",
+        "started_at",
+        "vehicle_id",
+    }
+    with pytest.raises(FieldDoesNotExist):
+        columns_as_text(CaptureSession, ["vehicle__vin"])  # a join: not one row's column

@@ -1,16 +1,18 @@
 """What apps above sessions add to a session's detail.
 
 Sessions know nothing of images, so an app above them that has something to say about a
-session registers it here (in its ``AppConfig.ready``): ``images_app`` adds ``reshoots``,
-the session's open reshoot items. Each extra is a field for the schema and a function
-giving its value for a session id (the caller already sees the session).
+session registers it here (in its ``AppConfig.ready``): ``images_app`` adds ``reshoots``
+(the session's open reshoot items) and ``frames``. Each extra is a field for the schema, an
+expression the detail's own statement selects (over the session's row: ``OuterRef("pk")``
+is the session), and a function writing the value it reads: the detail is one query after
+the caller's principal, however many extras there are.
 
 An app whose extra can change bumps the session's ``detail_version``
 (``sessions_app.services.session_detail_changed``) in the transaction that changes it: the
 detail's ETag is made of the session's row as the detail reads it (its vehicle, operator
 and device joined in), that version and the number of its images, so a conditional GET
-reads the session's row only. A new image (a presign) changes the count: presigning,
-the busiest write, neither locks nor updates the session's row.
+reads the session's row only, without the extras. A new image (a presign) changes the
+count: presigning, the busiest write, neither locks nor updates the session's row.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Expression
 from rest_framework import serializers
+
+from sessions_app.models import CaptureSession
 
 # Read with the detail's row: with the row's other columns they make the ETag.
 ETAG_COLUMNS = ("detail_version", "image_count")
@@ -30,20 +35,39 @@ ETAG_COLUMNS = ("detail_version", "image_count")
 @dataclass(frozen=True)
 class DetailExtra:
     field: serializers.Field
-    read: Callable[[uuid.UUID], Any]
+    value: Callable[[], Expression]
+    write: Callable[[Any], Any]
 
 
 DETAIL_EXTRAS: dict[str, DetailExtra] = {}
 
 
 def session_detail_extra(
-    name: str, *, field: serializers.Field, read: Callable[[uuid.UUID], Any]
+    name: str,
+    *,
+    field: serializers.Field,
+    value: Callable[[], Expression],
+    write: Callable[[Any], Any],
 ) -> None:
-    DETAIL_EXTRAS[name] = DetailExtra(field=field, read=read)
+    DETAIL_EXTRAS[name] = DetailExtra(field=field, value=value, write=write)
 
 
-def detail_extras_data(session_id: uuid.UUID) -> dict[str, Any]:
-    return {name: extra.read(session_id) for name, extra in DETAIL_EXTRAS.items()}
+def detail_extras_shape() -> tuple[tuple[str, Callable[[], Expression]], ...]:
+    """The extras' names and expressions, for ``selectors.session_detail_row``."""
+    return tuple((name, extra.value) for name, extra in DETAIL_EXTRAS.items())
+
+
+def detail_extras_data(row: dict[str, Any]) -> dict[str, Any]:
+    """Each extra written from what the detail's row read for it (taken out of the row)."""
+    return {name: extra.write(row.pop(name)) for name, extra in DETAIL_EXTRAS.items()}
+
+
+def detail_extras_of(session_id: uuid.UUID) -> dict[str, Any]:
+    """The extras of one session read on their own (an export; the caller sees it)."""
+    if not DETAIL_EXTRAS:
+        return {}
+    values = {name: extra.value() for name, extra in DETAIL_EXTRAS.items()}
+    return detail_extras_data(CaptureSession.objects.filter(pk=session_id).values(**values).get())
 
 
 def detail_etag(row: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from sessions_app.api.extras import (
     ETAG_COLUMNS,
     detail_etag,
     detail_extras_data,
+    detail_extras_shape,
     etag_matches,
 )
 from sessions_app.api.serializers import (
@@ -184,17 +185,23 @@ class SessionDetailView(ApiView):
             raise NotFound()
         return session
 
-    def _row(self, pk: uuid.UUID) -> dict:
+    def _row(self, pk: uuid.UUID, *, extras: bool = True) -> dict:
+        """The session's row with the ETag's columns, and the extras unless only the ETag
+        is wanted (a conditional GET that may well be a 304)."""
         row = selectors.session_detail_row(
-            actor=self.actor, session_id=pk, columns=(*SESSION_DETAIL.columns, *ETAG_COLUMNS)
+            actor=self.actor,
+            session_id=pk,
+            columns=(*SESSION_DETAIL.columns, *ETAG_COLUMNS),
+            extras=detail_extras_shape() if extras else (),
         )
         if row is None:
             raise NotFound()
         return row
 
-    def _detail(self, pk: uuid.UUID, row: dict | None = None) -> dict:
-        row = row if row is not None else self._row(pk)
-        return {**session_detail_data(row), **detail_extras_data(pk)}
+    def _detail(self, row: dict) -> tuple[dict, str]:
+        """The detail of a row read with its extras, and its ETag."""
+        extras = detail_extras_data(row)
+        return {**session_detail_data(row), **extras}, detail_etag(row)
 
     @extend_schema(
         operation_id="sessions_retrieve",
@@ -227,12 +234,14 @@ class SessionDetailView(ApiView):
         },
     )
     def get(self, request, pk: uuid.UUID):
-        row = self._row(pk)
-        etag = detail_etag(row)
-        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-        if etag_matches(request.headers.get("If-None-Match"), etag):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(self._detail(pk, row), headers=headers)
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match:
+            etag = detail_etag(self._row(pk, extras=False))
+            if etag_matches(if_none_match, etag):
+                headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+                return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        data, etag = self._detail(self._row(pk))
+        return Response(data, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
     @extend_schema(
         operation_id="sessions_finish",
@@ -275,7 +284,7 @@ class SessionDetailView(ApiView):
             actor=self.actor,
             request_id=request.request_id,
         )
-        return Response(self._detail(pk))
+        return Response(self._detail(self._row(pk))[0])
 
 
 class ShotListTemplateListView(ApiView):

@@ -348,16 +348,16 @@ def test_a_form_encoded_patch_is_unsupported(api, operator, session):
 
 
 @pytest.mark.parametrize("persona", ["admin", "operator", "device"])
-def test_a_detail_is_four_queries_and_unchanged_two_for_every_kind_of_caller(
+def test_a_detail_is_two_queries_and_unchanged_two_for_every_kind_of_caller(
     api, request, org, site, operator, device, persona, django_assert_num_queries
 ):
     session = CaptureSessionFactory(org=org, site=site, operator=operator, device=device)
     client = api(request.getfixturevalue(persona))
     assert client.get(url(session)).status_code == 200  # a device records last_seen_at
 
-    # the caller (token authentication); the session with what it embeds, scoped; its open
-    # reshoot items and its frames (each by the session's id, indexed)
-    with django_assert_num_queries(4):
+    # the caller (token authentication); the session with what it embeds, scoped, its open
+    # reshoot items and its frames in the same statement
+    with django_assert_num_queries(2):
         response = client.get(url(session))
     assert response.status_code == 200
 
