@@ -31,6 +31,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import (
     Aggregate,
+    BooleanField,
     DateTimeField,
     F,
     Func,
@@ -348,6 +349,23 @@ class JSONValue(Func):
         return self.as_sql(compiler, connection, template="JSON(%(expressions)s)")
 
 
+class JSONBoolean(Func):
+    """A boolean column as a JSON boolean in a ``JSONObject`` (SQLite stores 0 and 1, which
+    it would embed as numbers)."""
+
+    output_field = BooleanField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="%(expressions)s")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        text = (
+            f"CASE WHEN {sql} IS NULL THEN NULL WHEN {sql} THEN JSON('true') ELSE JSON('false') END"
+        )
+        return text, params * 2
+
+
 class JSONRecord(JSONObject):
     """``JSONObject`` built as ``json`` on PostgreSQL, not ``jsonb``: only to be aggregated
     into text (``JSONArrayAgg``), which ``json`` does by joining text, at a fraction of
@@ -396,6 +414,8 @@ def columns_as_text(model: type[Model], columns: Iterable[str]) -> dict[str, Any
             expressions[column] = DateTimeText(column)
         elif isinstance(field, JSONField):
             expressions[column] = JSONValue(column)
+        elif isinstance(field, BooleanField):
+            expressions[column] = JSONBoolean(column)
         else:
             expressions[column] = F(column)
     return expressions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from django.db.models import F
 
@@ -269,3 +269,88 @@ def test_columns_as_text_refuses_what_is_not_a_column_of_the_model():
     }
     with pytest.raises(FieldDoesNotExist):
         columns_as_text(CaptureSession, ["vehicle__vin"])  # a join: not one row's column
+
+
+def _reshoot_items_json():
+    from images_app.models import ReshootItem
+    from imaging.db import JSONArrayAgg, JSONRecord, columns_as_text
+
+    record = JSONRecord(
+        **columns_as_text(ReshootItem, ["id", "automatic", "reasons", "note", "created_at"])
+    )
+    return (
+        ReshootItem.objects.order_by()
+        .values("session_id")
+        .annotate(items=JSONArrayAgg(record))
+        .values("items")
+    )
+
+
+def test_a_json_array_of_records_reads_the_same_on_postgresql_and_sqlite(org, site, operator):
+    import json
+
+    from images_app.models import ReshootItem
+
+    session = CaptureSessionFactory(org=org, site=site, operator=operator)
+    items = [
+        ReshootItem.objects.create(
+            org=org, session=session, frame_index=n, reasons=["blurred"], note="é", automatic=n > 0
+        )
+        for n in range(2)
+    ]
+    expected = sorted(
+        (
+            {
+                "id": str(item.id),
+                "automatic": item.automatic,
+                "reasons": ["blurred"],
+                "note": "é",
+                "created_at": datetime_text(item.created_at),
+            }
+            for item in items
+        ),
+        key=lambda item: item["id"],
+    )
+
+    def as_read(text):  # compared as JSON text: 0 == False in Python, not in JSON
+        return json.dumps(sorted(json.loads(text), key=lambda item: item["id"]), sort_keys=True)
+
+    expected = json.dumps(expected, sort_keys=True)
+    assert as_read(_reshoot_items_json().get()["items"]) == expected
+
+    sqlite = SQLiteWrapper(
+        {
+            **connection.settings_dict,
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            "OPTIONS": {},
+        },
+        alias="sqlite-json-check",
+    )
+    connections["sqlite-json-check"] = sqlite  # SQLite's JSON support check looks it up
+    try:
+        with sqlite.cursor() as cursor:
+            # The columns the query reads, as Django's SQLite backend stores them.
+            cursor.execute(
+                "CREATE TABLE images_app_reshootitem (id char(32), session_id char(32), "
+                "automatic bool, reasons text, note text, created_at datetime)"
+            )
+            for item in items:
+                cursor.execute(
+                    "INSERT INTO images_app_reshootitem VALUES (%s, %s, %s, %s, %s, %s)",
+                    [
+                        item.id.hex,
+                        session.id.hex,
+                        item.automatic,
+                        json.dumps(item.reasons),
+                        item.note,
+                        sqlite.ops.adapt_datetimefield_value(item.created_at),
+                    ],
+                )
+            sql, params = _reshoot_items_json().query.get_compiler(connection=sqlite).as_sql()
+            cursor.execute(sql, params)
+            (on_sqlite,) = cursor.fetchone()
+    finally:
+        sqlite.close()
+        del connections["sqlite-json-check"]
+    assert as_read(on_sqlite) == expected
