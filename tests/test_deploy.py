@@ -180,6 +180,25 @@ def test_a_process_started_without_debug_set_runs_as_production(tmp_path):
     assert "Set SECRET_KEY: it is required when DEBUG is off." in refused.stderr
 
 
+def test_a_checkout_with_no_environment_checks_its_migrations(tmp_path):
+    # makemigrations only reads the code: it runs in development settings when DEBUG is not
+    # set (manage.py), where every other command would refuse without its secrets.
+    bare = {"PATH": f"{Path(os.sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    bare["VAR_DIR"] = str(tmp_path / "var")  # its SQLite file and dev secrets, not the checkout's
+
+    result = subprocess.run(
+        [os.sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=BASE_DIR,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "No changes detected"
+
+
 def test_console_cookie_and_hsts_settings_come_from_the_environment(tmp_path):
     show = (
         "from django.conf import settings as s; print(s.SESSION_COOKIE_AGE, "
