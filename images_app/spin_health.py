@@ -201,18 +201,25 @@ def _distances(thumbs: np.ndarray) -> np.ndarray:
 def _coarse(thumb: np.ndarray) -> np.ndarray:
     if thumb.size != TINY_WIDTH * TINY_HEIGHT:
         return thumb
-    f = COARSE_FACTOR
-    small = thumb.reshape(TINY_HEIGHT // f, f, TINY_WIDTH // f, f).mean(axis=(1, 3)).ravel()
-    small = small - small.mean()
-    spread = small.std()
-    return small / spread if spread > 0 else small
+    return _standardised(_box_reduced(thumb, COARSE_FACTOR).ravel())
 
 
 def _normalised(tiny: bytes) -> np.ndarray:
-    values = np.frombuffer(tiny, dtype=np.uint8).astype(np.float64)
-    values -= values.mean()
-    spread = values.std()
-    return values / spread if spread > 0 else values
+    return _standardised(np.frombuffer(tiny, dtype=np.uint8).astype(np.float64))
+
+
+def _box_reduced(thumbs: np.ndarray, factor: int) -> np.ndarray:
+    """Flat thumbnails (the last axis) as means of factor x factor pixel blocks: the last two
+    axes are then rows and columns."""
+    blocks = (TINY_HEIGHT // factor, factor, TINY_WIDTH // factor, factor)
+    return thumbs.reshape(*thumbs.shape[:-1], *blocks).mean(axis=(-3, -1))
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    """Zero mean and unit variance along the last axis (a flat picture stays flat)."""
+    values = values - values.mean(axis=-1, keepdims=True)
+    spread = values.std(axis=-1, keepdims=True)
+    return values / np.where(spread > 0, spread, 1.0)
 
 
 def _best_move(order: list[int], distance: np.ndarray, *, skip: set[int]):
@@ -348,10 +355,9 @@ def _mirror_gap(thumbs: np.ndarray) -> np.ndarray:
     place further round: no single C pairs them all, unless the hole is put where it is
     (then the frame whose partner is missing takes the closest frame beside the hole)."""
     n = len(thumbs)
-    f = MIRROR_FACTOR
-    # Box-reduced (blocks of f x f pixels, which a flip maps onto each other), then zero
-    # mean and unit variance again.
-    small = thumbs.reshape(n, TINY_HEIGHT // f, f, TINY_WIDTH // f, f).mean(axis=(2, 4))
+    # Box-reduced (square blocks of MIRROR_FACTOR pixels, which a flip maps onto each
+    # other), then zero mean and unit variance again.
+    small = _box_reduced(thumbs, MIRROR_FACTOR)
     sharp = _standardised(small.reshape(n, -1))
     flipped = _standardised(small[:, :, ::-1].reshape(n, -1))
     mirror = 1.0 - sharp @ flipped.T / sharp.shape[1]
@@ -375,12 +381,6 @@ def _mirror_gap(thumbs: np.ndarray) -> np.ndarray:
     )
     cost = np.where(found >= 0, mirror[frames, found], beside).sum(axis=2).min(axis=1)
     return whole / np.maximum(cost, 1e-9)
-
-
-def _standardised(rows: np.ndarray) -> np.ndarray:
-    rows = rows - rows.mean(axis=1, keepdims=True)
-    spread = rows.std(axis=1, keepdims=True)
-    return rows / np.where(spread > 0, spread, 1.0)
 
 
 def _direction(thumbs: np.ndarray) -> str | None:
