@@ -17,6 +17,8 @@ import hashlib
 import itertools
 import json
 import re
+import threading
+import time
 import urllib.parse
 from typing import Any
 
@@ -29,6 +31,7 @@ from imaging.tests.hostile_text import (
     HTTP_SHAPES,
     MIB,
     SHAPES,
+    CpuTimeExceeded,
     cpu_time_limit,
     hostile_text,
     request_fields,
@@ -87,6 +90,27 @@ def test_vin_and_stock_checks_accept_exactly_their_published_patterns(core, padd
         for text in _strings(" \t\n\x0b\xa0", 2):
             for value in (text + middle + text, middle + text, text):
                 assert padded_match(core, value) is bool(published.search(value)), repr(value)
+
+
+def test_the_bound_stops_a_runaway_pattern_and_counts_only_the_validating_thread():
+    with pytest.raises(CpuTimeExceeded), cpu_time_limit(0.2):
+        re.match(r"(a+)+$", "a" * 64 + "b")  # exponential backtracking: hours unbounded
+
+    busy = threading.Event()
+
+    def burn() -> None:  # another thread of the process, e.g. a live server's
+        while not busy.is_set():
+            sum(range(1000))
+
+    other = threading.Thread(target=burn)
+    other.start()
+    try:
+        with cpu_time_limit(0.2) as spent:
+            time.sleep(0.5)
+    finally:
+        busy.set()
+        other.join()
+    assert spent.seconds < 0.2
 
 
 @pytest.mark.parametrize("pattern", [VISIBLE_TEXT, TEXT], ids=["visible-text", "text"])
