@@ -24,6 +24,8 @@ THUMB_KEYS = tuple(str(size) for size in sorted(THUMB_SIZES))
 # The status of a QC check, best first; an image's verdict is the worst of its checks.
 QC_PASS, QC_WARN, QC_FAIL = QC_STATUSES = ("pass", "warn", "fail")
 _QC_RANK = {status: rank for rank, status in enumerate(QC_STATUSES)}
+# A check with one of these statuses flags the photo: it points at reject reasons.
+QC_FLAGGED = (QC_WARN, QC_FAIL)
 
 
 def qc_worst(statuses: Iterable[object]) -> str | None:
@@ -93,10 +95,10 @@ def reject_reasons_suggested(
     suggested = set()
     if isinstance(qc, dict):
         sharpness = qc.get("sharpness")
-        if isinstance(sharpness, dict) and sharpness.get("status") in (QC_WARN, QC_FAIL):
+        if isinstance(sharpness, dict) and sharpness.get("status") in QC_FLAGGED:
             suggested.add("blurred")
         exposure = qc.get("exposure")
-        if isinstance(exposure, dict) and exposure.get("status") in (QC_WARN, QC_FAIL):
+        if isinstance(exposure, dict) and exposure.get("status") in QC_FLAGGED:
             shadows = exposure.get("clipped_shadows") or 0
             highlights = exposure.get("clipped_highlights") or 0
             mean = exposure.get("mean")

@@ -7,7 +7,6 @@ the images of sessions it created.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +14,9 @@ from functools import reduce
 from operator import and_, or_
 from typing import Any
 
+import orjson
 from django.db.models import (
+    Case,
     CharField,
     Count,
     Exists,
@@ -28,16 +29,19 @@ from django.db.models import (
     Subquery,
     TextField,
     Value,
+    When,
     Window,
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import In
 
 from accounts.access import actor_of_shape, visibility_shape
 from accounts.actors import Actor
 from images_app.models import CheckPolicy, Image, ReshootItem
 from images_app.rules import (
     QC_FAIL,
+    QC_FLAGGED,
     QC_PASS,
     QC_WARN,
     THUMB_SMALL,
@@ -474,12 +478,17 @@ def session_reshoots_open_json(columns: tuple[str, ...]) -> Subquery:
 
 def session_reshoots_open_from(items: str | None) -> list[dict[str, Any]]:
     """The open items of ``session_reshoots_open_json``, oldest first."""
-    return sorted(json.loads(items or "[]"), key=lambda item: (item["created_at"], item["id"]))
+    return sorted(orjson.loads(items or "[]"), key=lambda item: (item["created_at"], item["id"]))
 
 
 FRAME_COLUMNS = ("id", "frame_index", "angle_deg", "shot_name", "status", "error")
 FRAME_COLUMNS += ("replaces_id", "created_at")
 _QC_STATUS_KEYS = tuple(f"qc_{check}_status" for check in QC_CHECKS)
+
+
+def _qc_flagged() -> Q:
+    """A check warned or failed: only then are the QC's details needed (for the reasons)."""
+    return reduce(or_, (Q(In(KT(f"qc__{check}__status"), QC_FLAGGED)) for check in QC_CHECKS))
 
 
 def session_frames_json() -> Subquery:
@@ -488,7 +497,8 @@ def session_frames_json() -> Subquery:
         Image.objects.filter(session_id=OuterRef("pk")),
         JSONRecord(
             **columns_as_text(Image, FRAME_COLUMNS),
-            qc_text=Cast("qc", TextField()),
+            # Most frames pass: their QC JSON is neither written out nor read back.
+            qc_text=Case(When(_qc_flagged(), then=Cast("qc", TextField())), default=None),
             **{
                 key: KT(f"qc__{check}__status")
                 for key, check in zip(_QC_STATUS_KEYS, QC_CHECKS, strict=True)
@@ -507,16 +517,15 @@ def _frame_data(frame: dict[str, Any]) -> dict[str, Any]:
     verdict = qc_worst(frame.pop(key) for key in _QC_STATUS_KEYS)
     qc_text = frame.pop("qc_text")
     frame["qc"] = verdict
-    # Only a frame QC flagged has its checks decoded, for the reasons they point at.
-    flagged = verdict in (QC_WARN, QC_FAIL)
-    frame["qc_reasons"] = reject_reasons_suggested(json.loads(qc_text)) if flagged else []
+    # Only a frame QC flagged comes with its checks, for the reasons they point at.
+    frame["qc_reasons"] = reject_reasons_suggested(orjson.loads(qc_text)) if qc_text else []
     return frame
 
 
 def session_frames_from(frames: str | None) -> list[dict[str, Any]]:
     """The frames of ``session_frames_json`` by frame or shot then upload order, each with
     its processing state and QC verdict: what a device may read (``FRAME`` writes it)."""
-    return [_frame_data(frame) for frame in sorted(json.loads(frames or "[]"), key=_frame_order)]
+    return [_frame_data(frame) for frame in sorted(orjson.loads(frames or "[]"), key=_frame_order)]
 
 
 def session_frames(*, session_id: uuid.UUID) -> list[dict[str, Any]]:
