@@ -1,6 +1,7 @@
 """The review loop end to end: a simulated device captures a spin, a reviewer rejects two
 frames by keyboard, the device uploads replacements, the reviewer compares them side by
-side and publishes."""
+side and publishes; the org's webhook endpoint hears of each rejection, reshoot request
+and fulfilled reshoot, signed."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from events_app.models import Event
 from images_app.models import Image, ReshootItem
 from sessions_app.models import CaptureSession
 from tests.browser.conftest import ARTIFACTS, log_in
+from webhooks import services as webhook_services
+from webhooks.tests.conftest import insecure, receiver  # noqa: F401  (fixtures)
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,9 +79,33 @@ def card(page, image):
     return page.locator(f'.image-card[data-image-id="{image.pk}"]')
 
 
+REVIEW_LOOP_WEBHOOKS = ["image.rejected", "reshoot.requested", "reshoot.fulfilled"]
+
+
+def webhooks_received(listener, endpoint, count: int) -> dict[str, list[dict]]:
+    """The first ``count`` requests ``listener`` got, each signature verified with the
+    endpoint's secret (as a receiver does), their payloads by type."""
+    by_type: dict[str, list[dict]] = {}
+    for received in listener.wait_for(count)[:count]:
+        payload = received.verify(endpoint.secret)
+        by_type.setdefault(payload["type"], []).append(payload["data"])
+    return by_type
+
+
 def test_rejected_frames_go_back_to_the_device_and_their_replacements_are_published(
-    page, live_server, org, site, tmp_path
+    page,
+    live_server,
+    org,
+    site,
+    tmp_path,
+    receiver,  # noqa: F811 (the imported fixture)
+    insecure,  # noqa: F811 (the imported fixture: the receiver listens on 127.0.0.1)
 ):
+    # The dealer's system listens for the review loop's webhooks (delivered in the live
+    # server's process once each change commits: tasks run eagerly here).
+    endpoint = webhook_services.endpoint_create(
+        org_id=org.id, url=receiver.url(), event_types=REVIEW_LOOP_WEBHOOKS
+    )
     _, code = enrollment_code_create(org=org, uses=2, expires_in=timedelta(days=1), label="rig")
     state = tmp_path / "device.json"
     captured = simulate(
@@ -125,6 +152,21 @@ def test_rejected_frames_go_back_to_the_device_and_their_replacements_are_publis
             reviewer,
         )
 
+    # Each rejection is announced with the reshoot it asks for, signed.
+    hooks = webhooks_received(receiver, endpoint, 4)
+    assert sorted(hooks) == ["image.rejected", "reshoot.requested"]
+    assert [len(hooks[kind]) for kind in sorted(hooks)] == [2, 2]
+    assert {(d["image_id"], tuple(d["reasons"])) for d in hooks["image.rejected"]} == {
+        (str(image_id), tuple(reasons)) for image_id, reasons in rejected.items()
+    }
+    assert {d["session_id"] for d in hooks["image.rejected"]} == {str(session.pk)}
+    requested = {d["image_id"]: d for d in hooks["reshoot.requested"]}
+    assert set(requested) == {str(image_id) for image_id in rejected}
+    assert {d["session_id"] for d in requested.values()} == {str(session.pk)}
+    assert {d["reshoot_id"] for d in requested.values()} == {
+        str(pk) for pk in ReshootItem.objects.values_list("pk", flat=True)
+    }
+
     # The queue while the device has work to do, for the docs.
     page.set_viewport_size({"width": 1366, "height": 640})
     page.goto("/admin/sessions_app/capturesession/")
@@ -149,6 +191,15 @@ def test_rejected_frames_go_back_to_the_device_and_their_replacements_are_publis
     assert set(replacements) == set(rejected)
     assert {image.status for image in replacements.values()} == {"processed"}
     assert set(ReshootItem.objects.values_list("status", flat=True)) == {"fulfilled"}
+
+    # Each replacement is announced as fulfilling its reshoot, signed.
+    hooks = webhooks_received(receiver, endpoint, 6)
+    fulfilled = {d["reshoot_id"]: d for d in hooks["reshoot.fulfilled"]}
+    assert len(hooks["reshoot.fulfilled"]) == 2
+    for original_id, replacement in replacements.items():
+        announced = fulfilled[requested[str(original_id)]["reshoot_id"]]
+        assert announced["image_id"] == str(replacement.pk)
+        assert announced["session_id"] == str(session.pk)
 
     # Side by side: each original with its replacement.
     page.goto(review_path(session))
@@ -191,3 +242,7 @@ def test_rejected_frames_go_back_to_the_device_and_their_replacements_are_publis
     }
     assert Event.objects.filter(type=Event.Type.REJECTED, actor_id=reviewer.pk).count() == 2
     assert Event.objects.filter(type=Event.Type.RESHOOT_FULFILLED).count() == 2
+    # Publishing announces nothing the endpoint did not ask for: six deliveries in all,
+    # each one delivered.
+    assert len(receiver.received) == 6
+    assert set(endpoint.deliveries.values_list("status", flat=True)) == {"delivered"}
