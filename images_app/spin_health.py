@@ -556,8 +556,9 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
     the org's ``qc_reshoot`` policy): made for frames found repeated or out of order,
     withdrawn when the finding is gone."""
     from django.db import transaction
+    from django.db.models import Q
 
-    from images_app.models import ImageSignature
+    from images_app.models import Image, ImageSignature
     from images_app.review import reshoots_spin_health
     from sessions_app.models import CaptureSession
 
@@ -583,7 +584,27 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
         planned = session.frame_count
         if isinstance(planned, bool) or not isinstance(planned, int):
             planned = None
-        health = spin_health_assess(frames, frame_count=planned)
+        # Frames arrive one at a time while the device uploads, so fewer frames than
+        # planned is a shortfall only once the session is finished (no more uploads) and
+        # none of its frames is still to be processed or signed: this refresh then runs
+        # after the last frame's processing, or, when that came first, on the finish itself
+        # (`spin_health_session_finished`).
+        waiting = Image.objects.filter(session_id=session_id, frame_index__isnull=False).filter(
+            Q(status__in=(Image.Status.PENDING, Image.Status.PROCESSING))
+            | Q(status=Image.Status.PROCESSED, signature__isnull=True)
+        )
+        finished = session.is_finished and not waiting.exists()
+        health = spin_health_assess(frames, frame_count=planned, finished=finished)
         CaptureSession.objects.filter(pk=session_id).update(spin_health=health)
         reshoots_spin_health(session=session, findings=health["findings"])
     return health
+
+
+def spin_health_session_finished(session_id: uuid.UUID) -> None:
+    """On a session's finish (``sessions_app.services.SESSION_FINISHED_HOOKS``): a spin with
+    processed frames is judged again, now as finished. A spin none of whose frames was
+    processed keeps no health (``null``), as before it finished."""
+    from images_app.models import ImageSignature
+
+    if ImageSignature.objects.filter(session_id=session_id, frame_index__isnull=False).exists():
+        spin_health_refresh(session_id=session_id)
