@@ -19,7 +19,11 @@ order, on a closed circle (the last frame is followed by the first):
   from the mirror pairs (a vehicle is symmetric left to right, so each frame flipped is the
   frame at the mirrored angle, frame C - i: a missing frame shifts the frames after it, and
   the pairs fit far better with a hole put there, `MIRROR_GAIN`), or a step more than
-  `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
+  `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps; and, in a finished
+  session (none of its frames still on its way) with fewer frames than it declared and
+  consecutive angles, the count says how many are missing: each is put at the place the
+  pictures point to most (`_hole_scores`: the mirror pairs, the step and the distances
+  across the place, combined), when they point clearly (`HOLE_CLEAR`, `HOLE_APART`);
 - **turn direction**: the near side of the vehicle moves the way it turns (left when it
   turns clockwise seen from above), the far side and roof the other way; the camera looks
   down a little, so the near side shows lower. Each band of `DIRECTION_BANDS` rows gets the
