@@ -17,6 +17,16 @@ class ImagesConfig(AppConfig):
         del metrics, tasks
         health.readiness_check("storage", storage.bucket_check)
         self._session_detail_extras()
+        self._session_finished_hooks()
+
+    @staticmethod
+    def _session_finished_hooks() -> None:
+        """A spin's health is judged again once its session finishes: only then is a
+        shortfall of declared frames known to be one (images_app/spin_health.py)."""
+        from images_app.spin_health import spin_health_session_finished
+        from sessions_app.services import session_finished_hook
+
+        session_finished_hook(spin_health_session_finished)
 
     @staticmethod
     def _session_detail_extras() -> None:

@@ -19,7 +19,11 @@ order, on a closed circle (the last frame is followed by the first):
   from the mirror pairs (a vehicle is symmetric left to right, so each frame flipped is the
   frame at the mirrored angle, frame C - i: a missing frame shifts the frames after it, and
   the pairs fit far better with a hole put there, `MIRROR_GAIN`), or a step more than
-  `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps;
+  `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps; and, in a finished
+  session (none of its frames still on its way) with fewer frames than it declared and
+  consecutive angles, the count says how many are missing: each is put at the place the
+  pictures point to most (`_hole_scores`: the mirror pairs, the step and the distances
+  across the place, combined), when they point clearly (`HOLE_CLEAR`, `HOLE_APART`);
 - **turn direction**: the near side of the vehicle moves the way it turns (left when it
   turns clockwise seen from above), the far side and roof the other way; the camera looks
   down a little, so the near side shows lower. Each band of `DIRECTION_BANDS` rows gets the
@@ -74,6 +78,16 @@ MIRROR_STEP_RATIO = 1.1
 # (16x12): a pixel or two of difference does not count (on the full 64x48 thumbnails the
 # bicycle's drops are found less often) and the comparison costs next to nothing.
 MIRROR_FACTOR = 4
+# A finished session short of at most this many of its declared frames gets each hole put
+# where the pictures point; short of more, its spin was shot coarser than declared.
+MAX_HOLES_PLACED = 3
+# ...when they point clearly: the best place's score (`_hole_scores`, about 1 where nothing
+# is missing) is at least HOLE_CLEAR, or HOLE_APART times the best place two or more frames
+# from it. Whole real spins score at most 1.04 (car), 1.50 (bicycle), 1.71 (demo); a car
+# or demo spin missing a frame 1.47 to 10 at the hole, 1.41x or more its runner-up when
+# under 2.2; the bicycle's misplaced holes score 1.42-1.50 and 1.01-1.06x their runner-up.
+HOLE_CLEAR = 1.55
+HOLE_APART = 1.3
 # Fewer frames than this is not a spin worth judging.
 MIN_FRAMES = 6
 # Horizontal shifts (in thumbnail pixels, of 64) tried between neighbouring frames.
@@ -92,14 +106,19 @@ class SpinFrame:
 
 
 def spin_health_assess(
-    frames: list[SpinFrame], *, frame_count: int | None = None
+    frames: list[SpinFrame], *, frame_count: int | None = None, finished: bool = False
 ) -> dict[str, Any]:
     """``{"status": "ok" | "unhealthy" | "unknown", "direction": …, "frames": n,
     "findings": [{"type", "frame_index", "angle", "message", …}]}``.
 
-    ``frame_count``: the frames the session plans. While its last frames have not arrived,
-    the step from the last frame back to the first is not judged (the coverage strip shows
-    those angles as missing, and a spin being captured is not unhealthy for it)."""
+    ``frame_count``: the frames the session declares. While its last frames have not
+    arrived, the step from the last frame back to the first is not judged (the coverage
+    strip shows those angles as missing, and a spin being captured is not unhealthy for it).
+
+    ``finished``: the session is finished and none of its frames is still being uploaded
+    or processed, so these frames are all there will be. Then fewer frames than declared,
+    with no gap in the angles to explain it, is known to be that many frames missing: they
+    are put where the pictures point (`_holes_placed`), with no threshold."""
     frames = sorted(frames, key=lambda f: f.index)
     n = len(frames)
     if n < MIN_FRAMES:
@@ -179,9 +198,18 @@ def spin_health_assess(
             )
         )
 
-    open_end = frame_count is not None and frames[-1].index < frame_count - 1
+    open_end = not finished and frame_count is not None and frames[-1].index < frame_count - 1
+    declared = frame_count if finished and frame_count is not None and frame_count > n else None
     findings += _skips(
-        frames, order, same, angles, duplicates, set(moved), open_end=open_end, thumbs=thumbs
+        frames,
+        order,
+        same,
+        angles,
+        duplicates,
+        set(moved),
+        open_end=open_end,
+        thumbs=thumbs,
+        declared=declared,
     )
     direction = _direction(thumbs[order])
     return {
@@ -269,7 +297,7 @@ def _best_swap(order: list[int], distance: np.ndarray, *, skip: set[int]):
 
 
 def _skips(
-    frames, order, distance, angles, duplicates, moved, *, open_end, thumbs
+    frames, order, distance, angles, duplicates, moved, *, open_end, thumbs, declared
 ) -> list[dict[str, Any]]:
     n = len(order)
     findings = []
@@ -299,12 +327,19 @@ def _skips(
                     )
             if findings:
                 return findings
+    kept = [i for i in order if frames[i].index not in duplicates]
+    if declared is not None:
+        # A finished session short of the frames it declared, its angles consecutive: the
+        # count says how many are missing, the pictures only where. Where they do not say
+        # it clearly, the rules below judge as when no count is known.
+        placed = _holes_placed(frames, kept, thumbs, distance, missing=declared - len(frames))
+        if placed:
+            return placed
     # From the pictures: a step far larger than both of its neighbours, without the
     # repeated frames. Not judged once frames were found out of order: the steps around a
     # frame put back are not the spin's own.
     if moved:
         return findings
-    kept = [i for i in order if frames[i].index not in duplicates]
     m = len(kept)
     steps = [distance[kept[k], kept[(k + 1) % m]] for k in range(m)]
     # The hole the mirror pairs point to (judged on a whole spin of MIN_ORDER_FRAMES or more).
@@ -343,6 +378,72 @@ def _skips(
                 )
             )
     return findings
+
+
+def _holes_placed(frames, kept, thumbs, distance, *, missing: int) -> list[dict[str, Any]]:
+    """The ``missing`` frames a finished session is short of, each put before the frame the
+    pictures point to most (`_hole_scores`), holes never side by side; or ``[]`` when the
+    pictures do not point clearly (the best place scores under `HOLE_CLEAR` and under
+    `HOLE_APART` times the best place apart from it) or more than `MAX_HOLES_PLACED` are
+    missing (a spin shot coarser than declared)."""
+    m = len(kept)
+    if missing > MAX_HOLES_PLACED:
+        return []
+    scores = _hole_scores(thumbs[kept], distance[np.ix_(kept, kept)])
+
+    def apart(a: int, b: int) -> bool:
+        return min(abs(a - b), m - abs(a - b)) > 1
+
+    best = int(np.argmax(scores))
+    runner_up = max(scores[k] for k in range(m) if apart(k, best))
+    if scores[best] < HOLE_CLEAR and scores[best] < HOLE_APART * runner_up:
+        return []
+    holes: list[int] = []
+    for position in np.argsort(-scores, kind="stable"):
+        if len(holes) == missing:
+            break
+        if all(apart(int(position), h) for h in holes):
+            holes.append(int(position))
+    findings = []
+    for position in sorted(holes):
+        before, after = frames[kept[position - 1]], frames[kept[position]]
+        findings.append(
+            _finding(
+                "skipped_angles",
+                after,
+                f"The session declared {len(frames) + missing} frames and {len(frames)} "
+                f"arrived; the pictures put a missing one between frames {before.index} and "
+                f"{after.index}.",
+                missing=1,
+                after_index=before.index,
+            )
+        )
+    return findings
+
+
+def _hole_scores(thumbs: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """Per frame k: how strongly the pictures point to a frame missing just before frame k,
+    the product of three ratios, each about 1 where nothing is missing:
+
+    - the mirror pairs (`_mirror_gap`): how many times better they fit with a hole there;
+    - the step (full 64x48 thumbnails) from frame k - 1 to k against the larger of its
+      neighbouring steps: a hole makes it a double step;
+    - the distances across the hole, k - 2 to k and k - 1 to k + 1 (thumbnails reduced to
+      16x12, which keep growing over a few steps), against the two-step distances beside
+      them, k - 3 to k - 1 and k to k + 2: across a hole they span three steps.
+
+    Each alone puts a bicycle's hole in the wrong place often (its mirror pairs are uneven,
+    its steps vary with its angle); the product less often (docs/spin-health.md)."""
+    m = len(thumbs)
+    k = np.arange(m)
+    step = np.roll(distance[k, (k + 1) % m], 1)  # step[k]: from frame k - 1 to frame k
+    step_ratio = step / np.maximum(np.maximum(np.roll(step, 1), np.roll(step, -1)), 1e-9)
+    small = _standardised(_box_reduced(thumbs, MIRROR_FACTOR).reshape(m, -1))
+    near = _distances(small)
+    two = np.roll(near[k, (k + 2) % m], 2)  # two[k]: from frame k - 2 to frame k
+    across = two + np.roll(two, -1)
+    beside = np.roll(two, 1) + np.roll(two, -2)
+    return _mirror_gap(thumbs) * step_ratio * across / np.maximum(beside, 1e-9)
 
 
 def _mirror_gap(thumbs: np.ndarray) -> np.ndarray:
@@ -459,8 +560,9 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
     the org's ``qc_reshoot`` policy): made for frames found repeated or out of order,
     withdrawn when the finding is gone."""
     from django.db import transaction
+    from django.db.models import Q
 
-    from images_app.models import ImageSignature
+    from images_app.models import Image, ImageSignature
     from images_app.review import reshoots_spin_health
     from sessions_app.models import CaptureSession
 
@@ -486,7 +588,27 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
         planned = session.frame_count
         if isinstance(planned, bool) or not isinstance(planned, int):
             planned = None
-        health = spin_health_assess(frames, frame_count=planned)
+        # Frames arrive one at a time while the device uploads, so fewer frames than
+        # planned is a shortfall only once the session is finished (no more uploads) and
+        # none of its frames is still to be processed or signed: this refresh then runs
+        # after the last frame's processing, or, when that came first, on the finish itself
+        # (`spin_health_session_finished`).
+        waiting = Image.objects.filter(session_id=session_id, frame_index__isnull=False).filter(
+            Q(status__in=(Image.Status.PENDING, Image.Status.PROCESSING))
+            | Q(status=Image.Status.PROCESSED, signature__isnull=True)
+        )
+        finished = session.is_finished and not waiting.exists()
+        health = spin_health_assess(frames, frame_count=planned, finished=finished)
         CaptureSession.objects.filter(pk=session_id).update(spin_health=health)
         reshoots_spin_health(session=session, findings=health["findings"])
     return health
+
+
+def spin_health_session_finished(session_id: uuid.UUID) -> None:
+    """On a session's finish (``sessions_app.services.SESSION_FINISHED_HOOKS``): a spin with
+    processed frames is judged again, now as finished. A spin none of whose frames was
+    processed keeps no health (``null``), as before it finished."""
+    from images_app.models import ImageSignature
+
+    if ImageSignature.objects.filter(session_id=session_id, frame_index__isnull=False).exists():
+        spin_health_refresh(session_id=session_id)

@@ -6,9 +6,11 @@ and get the domain exception (``ApplicationError``) back when a rule says no.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -353,6 +355,17 @@ def session_finish(
     return locked
 
 
+# What apps above sessions do once a session has finished (registered in their
+# ``AppConfig.ready``; sessions know nothing of them): each is called with the session's id
+# after the finish commits, an error logged and never undoing the finish.
+SESSION_FINISHED_HOOKS: list[Callable[[uuid.UUID], Any]] = []
+
+
+def session_finished_hook(hook: Callable[[uuid.UUID], Any]) -> None:
+    if hook not in SESSION_FINISHED_HOOKS:
+        SESSION_FINISHED_HOOKS.append(hook)
+
+
 def session_finished_write(
     *,
     locked: CaptureSession,
@@ -368,7 +381,8 @@ def session_finished_write(
     the new status and time, and the ``session_finished`` event (``meta`` adds to its own).
 
     Every way a session ends (the API, the admin, expiry) goes through here, so they all
-    leave the same row and the same event.
+    leave the same row and the same event, and run the ``SESSION_FINISHED_HOOKS`` once the
+    transaction commits.
     """
     locked.status = status
     locked.completed_at = completed_at
@@ -383,6 +397,8 @@ def session_finished_write(
         request_id=request_id,
         **actor_fields(actor),
     )
+    for hook in SESSION_FINISHED_HOOKS:
+        transaction.on_commit(functools.partial(hook, locked.id), robust=True)
 
 
 def session_detail_changed(*, session_id: uuid.UUID) -> None:

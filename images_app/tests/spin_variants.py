@@ -10,6 +10,11 @@ neighbours, swap two frames anywhere, move one frame elsewhere, drop one or two 
 (the angles of the others kept, as when an upload never arrives), drop one frame and
 renumber (the device never knew), reverse the order. A finding matches what was done
 when it has the same type and names a frame within one position of it.
+
+Each variant is judged as the frames of a finished session that declared how many frames
+it would take: for a drop the spin's own count (the frames that never came were declared),
+for every other variant and clean spin the frames it has. Drops with the rest renumbered are
+also judged without a declared count (pictures only), which `evaluate` reports apart.
 """
 
 from __future__ import annotations
@@ -95,6 +100,12 @@ class Variant:
     frames: list[SpinFrame]
     # Frame indexes (as the variant numbers them) where the finding is expected.
     expected: list[int] = field(default_factory=list)
+    # The frames the session declared (shot_list frame_count); None: as many as it has.
+    declared: int | None = None
+
+    @property
+    def frame_count(self) -> int:
+        return self.declared if self.declared is not None else len(self.frames)
 
 
 def clean(name: str) -> list[SpinFrame]:
@@ -159,11 +170,11 @@ def corrupt(name: str, kind: str, rng: random.Random) -> Variant:
             for k in range(n)
             if not start <= k < start + count
         ]
-        return Variant(name, kind, kept, [start + count])
+        return Variant(name, kind, kept, [start + count], declared=n)
     if kind == "drop_renumbered":
         i = rng.randrange(1, n)
         del tinies[i]
-        return Variant(name, kind, _renumber(tinies), [i % (n - 1)])
+        return Variant(name, kind, _renumber(tinies), [i % (n - 1)], declared=n)
     if kind == "reverse":
         return Variant(name, kind, _renumber(tinies[::-1]), [])
     raise ValueError(kind)
@@ -178,49 +189,62 @@ def _near(a: int, b: int, n: int) -> bool:
     return min(abs(a - b), n - abs(a - b)) <= 1
 
 
+def judged(frames: list[SpinFrame], *, declared: int | None = None) -> dict:
+    """Spin health of ``frames`` as a finished session's, which declared ``declared`` frames
+    (by default as many as it has)."""
+    count = len(frames) if declared is None else declared
+    return spin_health_assess(frames, frame_count=count, finished=True)
+
+
+def _hit(finding: dict, variant: Variant) -> bool:
+    n = len(variant.frames) + (2 if variant.kind == "drop" else 0)
+    return finding["type"] == FINDING_OF.get(variant.kind) and any(
+        _near(finding["frame_index"], e, n) for e in variant.expected
+    )
+
+
 def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
     """Recall per corruption (and per corruption and spin), precision per finding type,
-    false alarms on clean spins and the turn direction of clean and reversed spins."""
+    false alarms on clean spins and the turn direction of clean and reversed spins, every
+    variant judged with the count its session declared; and the recall of drops with the
+    rest renumbered judged without a declared count (``recall_pictures_only``)."""
     detected: Counter = Counter()
     done: Counter = Counter()
     detected_on: Counter = Counter()  # (kind, spin)
     done_on: Counter = Counter()
     true_findings: Counter = Counter()
     all_findings: Counter = Counter()
+    pictures_only: Counter = Counter()  # spin -> drop_renumbered found without a count
     directions = {}
     for name in SPINS:
-        forward = spin_health_assess(clean(name))
+        forward = judged(clean(name))
         directions[name] = forward["direction"]
-        directions[name + " reversed"] = spin_health_assess(
-            _renumber([f.tiny for f in clean(name)][::-1])
-        )["direction"]
-    clean_alarms = {
-        name: len(spin_health_assess(frames)["findings"]) for name, frames in clean_spins().items()
-    }
+        directions[name + " reversed"] = judged(_renumber([f.tiny for f in clean(name)][::-1]))[
+            "direction"
+        ]
+    clean_alarms = {name: len(judged(frames)["findings"]) for name, frames in clean_spins().items()}
     for variant in variants(seed=seed, per_kind=per_kind):
-        report = spin_health_assess(variant.frames)
-        n = len(variant.frames) + (2 if variant.kind == "drop" else 0)
-        wanted = FINDING_OF.get(variant.kind)
-        if wanted:
+        report = judged(variant.frames, declared=variant.frame_count)
+        if variant.kind in FINDING_OF:
             done[variant.kind] += 1
             done_on[variant.kind, variant.spin] += 1
-            hits = [
-                f
-                for f in report["findings"]
-                if f["type"] == wanted
-                and any(_near(f["frame_index"], e, n) for e in variant.expected)
-            ]
-            detected[variant.kind] += bool(hits)
-            detected_on[variant.kind, variant.spin] += bool(hits)
+            found = any(_hit(f, variant) for f in report["findings"])
+            detected[variant.kind] += found
+            detected_on[variant.kind, variant.spin] += found
+        if variant.kind == "drop_renumbered":
+            alone = spin_health_assess(variant.frames)["findings"]
+            pictures_only[variant.spin] += any(_hit(f, variant) for f in alone)
         for finding in report["findings"]:
             all_findings[finding["type"]] += 1
-            if finding["type"] == wanted and any(
-                _near(finding["frame_index"], e, n) for e in variant.expected
-            ):
-                true_findings[finding["type"]] += 1
+            true_findings[finding["type"]] += _hit(finding, variant)
+    renumbered = done["drop_renumbered"]
     return {
         "recall": {kind: detected[kind] / done[kind] for kind in done},
         "recall_by_spin": {key: detected_on[key] / done_on[key] for key in done_on},
+        "recall_pictures_only": sum(pictures_only.values()) / renumbered,
+        "recall_pictures_only_by_spin": {
+            spin: pictures_only[spin] / done_on["drop_renumbered", spin] for spin in SPINS
+        },
         "precision": {
             kind: (true_findings[kind] / all_findings[kind]) if all_findings[kind] else 1.0
             for kind in ("duplicate", "out_of_order", "skipped_angles")

@@ -29,16 +29,64 @@ def test_duplicates_swaps_moves_and_drops_are_found_with_the_target_recall(measu
 
 
 def test_a_dropped_frame_with_the_rest_renumbered_is_found_on_the_cars_every_time(measured):
-    # With the angles consecutive only the pictures tell: the mirror pairs of a vehicle
-    # (symmetric left to right) find every such drop on the car and the demo spin, seeds 16,
-    # 17 and 99. Overall below the target, documented in docs/spin-health.md: the bicycle's
-    # own mirror pairs are uneven (a hole fits its clean spin 1.3 times better), so half its
-    # drops are missed (0.80 overall on seed 16, 0.77-0.93 over three seeds). A regression
-    # below the measured figures fails here.
-    assert measured["recall"]["drop_renumbered"] >= 0.80
+    # With the angles consecutive only the pictures tell. Judged as a finished session that
+    # declared the spin's own count, the count says a frame is missing and the pictures
+    # where: found on the car and the demo spin every time, seeds 16, 17 and 99. Overall
+    # below the target, documented in docs/spin-health.md: the bicycle's own mirror pairs
+    # are uneven and its steps vary with its angle, so a fifth of its holes are not placed
+    # (0.93 overall on seed 16, 0.90-0.97 over three seeds). A regression below the measured
+    # figures fails here.
+    assert measured["recall"]["drop_renumbered"] >= 0.93
     by_spin = measured["recall_by_spin"]
     assert by_spin["drop_renumbered", "car_toyota_chr_evox_36"] == 1.0
     assert by_spin["drop_renumbered", "demo_24"] == 1.0
+    # Without a declared count (the pictures alone, thresholds): 0.80 on seed 16.
+    assert measured["recall_pictures_only"] >= 0.80
+    assert measured["recall_pictures_only_by_spin"]["car_toyota_chr_evox_36"] == 1.0
+
+
+def bicycle_without_frame_20() -> list[SpinFrame]:
+    """The bicycle's 34 frames without frame 20, the rest renumbered with even angles (the
+    device never knew): a drop the pictures alone miss."""
+    tinies = [f.tiny for f in spin_variants.clean("bicycle_spritespin_34")]
+    del tinies[20]
+    return spin_variants._renumber(tinies)
+
+
+def test_a_finished_session_short_of_its_declared_frames_gets_the_hole_where_it_is():
+    report = spin_health_assess(bicycle_without_frame_20(), frame_count=34, finished=True)
+    assert report["status"] == "unhealthy"
+    assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 20)]
+    (finding,) = report["findings"]
+    assert finding["message"] == (
+        "The session declared 34 frames and 33 arrived; the pictures put a missing one "
+        "between frames 19 and 20."
+    )
+    assert (finding["missing"], finding["after_index"]) == (1, 19)
+
+
+def test_a_session_still_uploading_is_not_missing_the_frames_yet_to_come():
+    # The same 33 frames while the session is active (or a frame of it still processing):
+    # the last frames may be on their way, so the count proves nothing yet.
+    report = spin_health_assess(bicycle_without_frame_20(), frame_count=34, finished=False)
+    assert report["status"] == "ok"
+
+
+def test_a_session_without_a_declared_count_is_judged_from_the_pictures_alone():
+    frames = bicycle_without_frame_20()
+    assert spin_health_assess(frames, frame_count=None, finished=True) == spin_health_assess(frames)
+    assert spin_health_assess(frames)["findings"] == []
+    # Nor does a finished session that has all its declared frames change anything.
+    whole = spin_variants.clean("car_toyota_chr_evox_36")
+    assert spin_health_assess(whole, frame_count=36, finished=True) == spin_health_assess(whole)
+
+
+def test_a_spin_shot_much_coarser_than_declared_gets_no_invented_holes():
+    # Every 2nd frame of the car, evenly spaced, in a session that declared 36: too many
+    # missing to place; the picture rules find the spin smooth.
+    frames = spin_variants.clean_spins()["car_toyota_chr_evox_36 every 2"]
+    report = spin_health_assess(frames, frame_count=36, finished=True)
+    assert report["findings"] == []
 
 
 def test_findings_are_precise(measured):

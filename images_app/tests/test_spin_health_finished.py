@@ -1,0 +1,111 @@
+"""A spin session short of the frames it declared: judged as such once it is finished and
+none of its frames is still on its way, through the session's refresh and its finish
+(``GET /v1/sessions/{id}`` ``spin_health``). Frames are the real bicycle's signatures
+(spin_variants.py) stored on processed frames, as the worker leaves them; frame 20 never
+came and the device numbered the rest 0-32 with even angles, so only the pictures and the
+count can tell."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from images_app.models import Image, ImageSignature
+from images_app.spin_health import spin_health_refresh
+from images_app.tests import spin_variants
+from images_app.tests.image_factories import ImageFactory, processed
+from sessions_app.models import CaptureSession
+from sessions_app.tests.factories import CaptureSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+BICYCLE = "bicycle_spritespin_34"
+HOLE = ("skipped_angles", 20)
+
+
+def shoot_without_frame_20(session: CaptureSession) -> None:
+    tinies = [frame.tiny for frame in spin_variants.clean(BICYCLE)]
+    del tinies[20]
+    for index, tiny in enumerate(tinies):
+        image = processed(
+            ImageFactory(session=session, frame_index=index, angle_deg=round(index * 360 / 33, 1))
+        )
+        ImageSignature.objects.create(
+            image=image,
+            org_id=image.org_id,
+            vehicle_id=image.vehicle_id,
+            session_id=image.session_id,
+            frame_index=image.frame_index,
+            created_at=timezone.now(),
+            sha256="0" * 64,
+            phash=0,
+            **{f"band{n}": 0 for n in range(4)},
+            tiny=tiny,
+        )
+
+
+def spin(org, site, device, **shot_list) -> CaptureSession:
+    session = CaptureSessionFactory(org=org, site=site, device=device, shot_list=shot_list)
+    shoot_without_frame_20(session)
+    return session
+
+
+def findings(health: dict) -> set[tuple[str, int]]:
+    return {(f["type"], f["frame_index"]) for f in health["findings"]}
+
+
+def finish(api, operator, session, django_capture_on_commit_callbacks) -> dict:
+    """Finish the session through the API, its commit hooks run (as after a real commit),
+    and read its detail back."""
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
+        response = api(operator).patch(
+            f"/v1/sessions/{session.id}", {"status": "complete"}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    assert hooks, "finishing runs the session-finished hooks on commit"
+    return api(operator).get(f"/v1/sessions/{session.id}").json()
+
+
+def test_finishing_a_spin_short_of_its_declared_frames_reports_the_hole(
+    api, operator, reviewer, org, site, device, django_capture_on_commit_callbacks
+):
+    session = spin(org, site, device, studio360={"frame_count": 34})
+    # Uploading: 33 of 34 so far says nothing about a missing frame.
+    assert spin_health_refresh(session_id=session.pk)["findings"] == []
+
+    answer = finish(api, operator, session, django_capture_on_commit_callbacks)
+    assert findings(answer["spin_health"]) == {HOLE}
+    health = api(reviewer).get(f"/v1/sessions/{session.id}").json()["spin_health"]
+    assert health["status"] == "unhealthy"
+    (finding,) = health["findings"]
+    assert finding["message"].startswith("The session declared 34 frames and 33 arrived")
+
+
+def test_a_frame_still_on_its_way_keeps_the_count_from_being_judged(
+    api, operator, org, site, device, django_capture_on_commit_callbacks
+):
+    session = spin(org, site, device, studio360={"frame_count": 34})
+    late = ImageFactory(session=session, frame_index=33, angle_deg=350)
+    assert late.status == Image.Status.PENDING
+    answer = finish(api, operator, session, django_capture_on_commit_callbacks)
+    assert answer["spin_health"]["findings"] == []
+
+    # Processed but not yet signed: still on its way.
+    processed(late)
+    assert spin_health_refresh(session_id=session.pk)["findings"] == []
+
+
+def test_a_spin_session_without_a_declared_count_is_judged_from_the_pictures_alone(
+    api, operator, org, site, device, django_capture_on_commit_callbacks
+):
+    session = spin(org, site, device)
+    answer = finish(api, operator, session, django_capture_on_commit_callbacks)
+    assert answer["spin_health"]["status"] == "ok"
+
+
+def test_finishing_a_spin_with_no_frame_processed_leaves_its_health_unknown(
+    api, operator, org, site, device, django_capture_on_commit_callbacks
+):
+    session = CaptureSessionFactory(org=org, site=site, device=device)
+    answer = finish(api, operator, session, django_capture_on_commit_callbacks)
+    assert answer["spin_health"] is None
