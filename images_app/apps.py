@@ -36,12 +36,13 @@ class ImagesConfig(AppConfig):
         (``sessions_app.services.session_detail_changed``), or adds an image (which changes
         the session's image count): both make the detail's ETag."""
         from images_app.api.review_serializers import (
+            FRAME,
             RESHOOT_ITEM_AS_TEXT,
             FrameOutput,
             ReshootItemOutput,
-            frames_written,
         )
         from images_app.selectors import (
+            session_frames_from,
             session_frames_json,
             session_reshoots_open_from,
             session_reshoots_open_json,
@@ -66,5 +67,5 @@ class ImagesConfig(AppConfig):
                 "by frame or shot, then upload order.",
             ),
             value=session_frames_json,
-            write=frames_written,
+            write=lambda frames: [FRAME.write(frame) for frame in session_frames_from(frames)],
         )

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 from rest_framework import serializers
 
 from images_app.models import Image, ReshootItem
 from images_app.review import NOTE_MAX_LENGTH
 from images_app.rules import REJECT_REASONS
-from images_app.selectors import session_frames_from
 from imaging.api.fields import (
     TEXT,
     InputSerializer,
@@ -112,17 +108,6 @@ RESHOOT_ITEM = ResponseWriter(ReshootItemOutput)
 # The session detail's open items and frames, read as JSON the database wrote (as_text).
 RESHOOT_ITEM_AS_TEXT = ResponseWriter(ReshootItemOutput, as_text=True)
 FRAME = ResponseWriter(FrameOutput, as_text=True)
-
-
-@functools.lru_cache(maxsize=256)
-def frames_written(frames: str | None) -> tuple[dict[str, Any], ...]:
-    """The session detail's frames, written from the JSON text the database built for them
-    (``selectors.session_frames_json``). Writing depends on that text alone, so a detail
-    polled while its frames stay as they were reads the same text and is not written again.
-    The dicts are shared between requests: read them, never change them."""
-    return tuple(FRAME.write(frame) for frame in session_frames_from(frames))
-
-
 ReshootList = page_serializer("ReshootList", ReshootItemOutput)
 
 

@@ -401,22 +401,3 @@ def test_frames_are_written_as_their_serializer_writes_them(api, reviewer, spin)
 
     assert [FRAME.write(row) for row in frames] == FrameOutput(frames, many=True).data
     assert frames[1]["qc"] == "fail" and frames[1]["qc_reasons"] == ["blurred"]
-
-
-def test_a_detail_polled_while_its_frames_stay_as_they_were_writes_them_once(
-    api, device, reviewer, spin
-):
-    from images_app.api.review_serializers import frames_written
-
-    frame(spin, 0)
-    client = api(device)
-    frames_written.cache_clear()
-    first = client.get(f"/v1/sessions/{spin.id}").json()["frames"]
-    again = client.get(f"/v1/sessions/{spin.id}").json()["frames"]
-    assert again == first and frames_written.cache_info().hits == 1
-
-    # Any change to a frame is new text from the database: written afresh, never stale.
-    reject(api(reviewer), Image.objects.get(session=spin, frame_index=0))
-    changed = client.get(f"/v1/sessions/{spin.id}").json()["frames"]
-    assert [f["status"] for f in changed] == ["rejected"]
-    assert frames_written.cache_info().misses == 2
