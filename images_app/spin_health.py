@@ -578,12 +578,16 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
         rows = (
             ImageSignature.objects.filter(session_id=session_id, frame_index__isnull=False)
             .order_by("frame_index", "-image__created_at", "-image_id")
-            .distinct("frame_index")
             .values_list("image_id", "frame_index", "image__angle_deg", "tiny")
         )
+        # The newest picture of each frame (a retake replaces the earlier one); picked here
+        # rather than with DISTINCT ON, which SQLite (`make run`) does not have.
+        newest = {}
+        for image_id, index, angle, tiny in rows:
+            newest.setdefault(index, (image_id, angle, tiny))
         frames = [
             SpinFrame(index=index, angle=angle, tiny=bytes(tiny), image_id=str(image_id))
-            for image_id, index, angle, tiny in rows
+            for index, (image_id, angle, tiny) in newest.items()
         ]
         planned = session.frame_count
         if isinstance(planned, bool) or not isinstance(planned, int):

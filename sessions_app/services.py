@@ -6,7 +6,6 @@ and get the domain exception (``ApplicationError``) back when a rule says no.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 import uuid
@@ -398,7 +397,8 @@ def session_finished_write(
         **actor_fields(actor),
     )
     for hook in SESSION_FINISHED_HOOKS:
-        transaction.on_commit(functools.partial(hook, locked.id), robust=True)
+        # A function (not a partial): a robust hook's failure is logged by its __qualname__.
+        transaction.on_commit(lambda hook=hook, pk=locked.id: hook(pk), robust=True)
 
 
 def session_detail_changed(*, session_id: uuid.UUID) -> None:

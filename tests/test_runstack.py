@@ -172,6 +172,11 @@ class Console:
 
 def api_images(stack_env: dict[str, str], base_url: str, session_id: str) -> list[dict]:
     """The session's images as the API shows them to the demo admin."""
+    return api_read(stack_env, base_url, f"/v1/images?session_id={session_id}")["data"]
+
+
+def api_read(stack_env: dict[str, str], base_url: str, path: str) -> dict:
+    """What the API answers the demo admin at ``path``."""
     token = (
         subprocess.run(
             [".venv/bin/python", "manage.py", "issue_token", "--email", "admin@demo.example"],
@@ -186,12 +191,9 @@ def api_images(stack_env: dict[str, str], base_url: str, session_id: str) -> lis
         .stdout.strip()
         .splitlines()[-1]
     )
-    request = urllib.request.Request(
-        f"{base_url}/v1/images?session_id={session_id}",
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    request = urllib.request.Request(base_url + path, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
+        return json.loads(response.read())
 
 
 def base_env(tmp_path: Path, s3_port: int) -> dict[str, str]:
@@ -263,6 +265,9 @@ def test_a_newcomer_runs_make_run_logs_in_and_watches_a_simulated_session_proces
     images = api_images(env, stack.base_url, session["session_id"])
     assert len(images) == 24
     assert {image["status"] for image in images} == {"processed"}
+    # Spin health is judged on SQLite too, over all 24 frames.
+    detail = api_read(env, stack.base_url, f"/v1/sessions/{session['session_id']}")
+    assert detail["spin_health"]["frames"] == 24
 
     stack.ctrl_c()
     assert "stopped" in stack.lines[-3:]
