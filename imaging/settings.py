@@ -153,6 +153,14 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# In each process: what is cheaper to keep than to fetch from Redis (sessions_app/api/
+# extras.py: rendered session details by ETag). Bounded in entries and in time.
+CACHES["process"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "process",
+    "TIMEOUT": env.int("PROCESS_CACHE_SECONDS", default=60),
+    "OPTIONS": {"MAX_ENTRIES": env.int("PROCESS_CACHE_ENTRIES", default=1000)},
+}
 
 # --- API
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)

@@ -9,6 +9,7 @@ import io
 import uuid
 
 import pytest
+from django.core.cache import caches
 from django.core.management import call_command
 
 from accounts.tests.factories import DeviceFactory, SiteFactory, UserFactory
@@ -342,7 +343,8 @@ def test_the_detail_costs_the_same_queries_with_many_frames(
     client.get(f"/v1/sessions/{spin.id}")  # the device's last_seen_at
     for index in range(6):
         finish(uploaded(spin, index), BLURRED if index % 2 else GOOD)
-    with django_assert_num_queries(2):
+    # The caller, the session's row (a new ETag), the row with its frames and items.
+    with django_assert_num_queries(3):
         response = client.get(f"/v1/sessions/{spin.id}")
     assert len(response.json()["frames"]) == 6 and len(response.json()["reshoots"]) == 3
 
@@ -356,9 +358,14 @@ def test_every_state_change_changes_the_etag(api, org, spin, device, reviewer):
     seen: list[str] = []
 
     def etag() -> str:
-        tag = client.get(f"/v1/sessions/{spin.id}")["ETag"]
+        response = client.get(f"/v1/sessions/{spin.id}")
+        tag = response["ETag"]
         assert tag not in seen, f"the ETag did not change after step {len(seen)}"
         seen.append(tag)
+        # What this process kept under the tag is what the session reads as now.
+        caches["process"].clear()
+        fresh = client.get(f"/v1/sessions/{spin.id}")
+        assert (fresh["ETag"], fresh.content) == (tag, response.content)
         return tag
 
     first = etag()

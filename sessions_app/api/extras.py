@@ -13,6 +13,11 @@ detail's ETag is made of the session's row as the detail reads it (its vehicle, 
 and device joined in), that version and the number of its images, so a conditional GET
 reads the session's row only, without the extras. A new image (a presign) changes the
 count: presigning, the busiest write, neither locks nor updates the session's row.
+
+The same ETag names the rendered detail in each process's cache (``detail_body_*``):
+devices poll the detail, and an unchanged one is answered from the session's row alone,
+whether or not the caller sent ``If-None-Match``. Entries live at most a minute
+(``PROCESS_CACHE_SECONDS``) and a process keeps at most ``PROCESS_CACHE_ENTRIES``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from django.core.cache import caches
 from django.db.models import Expression
 from rest_framework import serializers
 
@@ -74,8 +81,22 @@ def detail_etag(row: dict[str, Any]) -> str:
     """The detail's strong ETag: a digest of the session's row as read (its
     ``detail_version`` included) and the names of the registered extras, so a response of
     another shape never matches."""
-    material = repr((sorted(DETAIL_EXTRAS), sorted(row.items())))
-    return '"' + hashlib.blake2b(material.encode(), digest_size=12).hexdigest() + '"'
+    material = orjson.dumps((sorted(DETAIL_EXTRAS), sorted(row.items())), default=str)
+    return '"' + hashlib.blake2b(material, digest_size=12).hexdigest() + '"'
+
+
+def _body_key(etag: str) -> str:
+    return f"session-detail:{etag}"
+
+
+def detail_body_cached(etag: str) -> bytes | None:
+    """The detail rendered under ``etag`` by this process, if it still has it."""
+    return caches["process"].get(_body_key(etag))
+
+
+def detail_body_keep(etag: str, body: bytes) -> None:
+    """Keep the detail rendered under ``etag`` (bytes: shared, so it cannot be changed)."""
+    caches["process"].set(_body_key(etag), body)
 
 
 def etag_matches(header: str | None, etag: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import uuid
 
+from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -18,12 +19,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.permissions import IsUser
+from imaging.api.renderers import OrjsonRenderer
 from imaging.api.schema import described, error_responses
 from imaging.api.views import ApiView, page_data
 from sessions_app import selectors, services
 from sessions_app.api.extras import (
     DETAIL_EXTRAS,
     ETAG_COLUMNS,
+    detail_body_cached,
+    detail_body_keep,
     detail_etag,
     detail_extras_data,
     detail_extras_shape,
@@ -174,6 +178,9 @@ class TransitionSchema(AutoSchema):
             self.method = method
 
 
+DETAIL_RENDERER = OrjsonRenderer()
+
+
 class SessionDetailView(ApiView):
     """A device sees the sessions it started; a user those of the sites it may see."""
 
@@ -234,14 +241,19 @@ class SessionDetailView(ApiView):
         },
     )
     def get(self, request, pk: uuid.UUID):
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match:
-            etag = detail_etag(self._row(pk, extras=False))
-            if etag_matches(if_none_match, etag):
-                headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-                return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        data, etag = self._detail(self._row(pk))
-        return Response(data, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
+        # The session's row alone names the detail (its ETag): unchanged, it is a 304 for a
+        # caller who has it and this process's rendering for anyone else.
+        etag = detail_etag(self._row(pk, extras=False))
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        body = detail_body_cached(etag)
+        if body is None:
+            data, etag = self._detail(self._row(pk))
+            body = DETAIL_RENDERER.render(data)
+            detail_body_keep(etag, body)
+            headers["ETag"] = etag
+        return HttpResponse(body, content_type=DETAIL_RENDERER.media_type, headers=headers)
 
     @extend_schema(
         operation_id="sessions_finish",

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.tests.factories import DeviceFactory
@@ -348,18 +349,24 @@ def test_a_form_encoded_patch_is_unsupported(api, operator, session):
 
 
 @pytest.mark.parametrize("persona", ["admin", "operator", "device"])
-def test_a_detail_is_two_queries_and_unchanged_two_for_every_kind_of_caller(
+def test_a_changed_detail_is_three_queries_and_an_unchanged_one_two_for_every_caller(
     api, request, org, site, operator, device, persona, django_assert_num_queries
 ):
     session = CaptureSessionFactory(org=org, site=site, operator=operator, device=device)
     client = api(request.getfixturevalue(persona))
     assert client.get(url(session)).status_code == 200  # a device records last_seen_at
 
-    # the caller (token authentication); the session with what it embeds, scoped, its open
-    # reshoot items and its frames in the same statement
-    with django_assert_num_queries(2):
+    # changed since this process last answered: the caller (token authentication); the
+    # session's row (its ETag); the session with what it embeds, scoped, its open reshoot
+    # items and its frames in the same statement
+    CaptureSession.objects.filter(pk=session.pk).update(detail_version=F("detail_version") + 1)
+    with django_assert_num_queries(3):
         response = client.get(url(session))
     assert response.status_code == 200
+
+    # unchanged: the caller and the session's row, answered as rendered the first time
+    with django_assert_num_queries(2):
+        assert client.get(url(session)).content == response.content
 
     # unchanged: the caller and the session's row (its ETag), nothing else
     with django_assert_num_queries(2):
