@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 
 from imaging.api.renderers import OrjsonRenderer
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 _scalars = (
     st.none()
     | st.booleans()
