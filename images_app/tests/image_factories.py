@@ -5,7 +5,7 @@ import uuid
 
 import factory
 
-from images_app.models import Image
+from images_app.models import Image, ImageSignature
 from images_app.uploads import image_storage_key, image_thumb_keys
 from sessions_app.tests.factories import CaptureSessionFactory
 
@@ -43,3 +43,23 @@ def processed(image: Image, **extra) -> Image:
         setattr(image, name, value)
     image.save()
     return image
+
+
+def signed(image: Image, **fields) -> ImageSignature:
+    """The image's perceptual signature as the pipeline stores it: zero hashes and an empty
+    thumbnail unless ``fields`` say otherwise."""
+    defaults = {
+        "created_at": image.created_at,
+        "sha256": "0" * 64,
+        "phash": 0,
+        **{f"band{n}": 0 for n in range(4)},
+        "tiny": b"",
+    }
+    return ImageSignature.objects.create(
+        image=image,
+        org_id=image.org_id,
+        vehicle_id=image.vehicle_id,
+        session_id=image.session_id,
+        frame_index=image.frame_index,
+        **{**defaults, **fields},
+    )

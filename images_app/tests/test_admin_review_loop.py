@@ -14,7 +14,7 @@ from events_app.models import Event
 from images_app.models import Image, ReshootItem
 from images_app.review import image_reject
 from images_app.rules import reject_reasons_suggested
-from images_app.tests.image_factories import ImageFactory, processed
+from images_app.tests.image_factories import ImageFactory, processed, signed
 from sessions_app.models import CaptureSession
 from sessions_app.tests.console import console, review_action_url, review_url
 from sessions_app.tests.factories import CaptureSessionFactory
@@ -110,26 +110,9 @@ def test_a_flagged_duplicate_and_a_spin_frame_out_of_place_preselect_their_reaso
 
 
 def test_the_review_page_preselects_duplicate_and_wrong_angle_from_the_checks(reviewer, spin):
-    from images_app.models import ImageSignature
-
     swapped, copied, fine = frame(spin, 1), frame(spin, 2), frame(spin, 3)
     for image, state in ((swapped, ""), (copied, "warn"), (fine, "")):
-        ImageSignature.objects.create(
-            image=image,
-            org_id=image.org_id,
-            vehicle_id=image.vehicle_id,
-            session_id=image.session_id,
-            frame_index=image.frame_index,
-            created_at=image.created_at,
-            sha256="0" * 64,
-            phash=image.frame_index,
-            band0=0,
-            band1=0,
-            band2=0,
-            band3=image.frame_index,
-            tiny=b"",
-            duplicate_state=state,
-        )
+        signed(image, phash=image.frame_index, band3=image.frame_index, duplicate_state=state)
     finding = {"type": "out_of_order", "frame_index": 1, "angle": 15.0, "message": "…"}
     CaptureSession.objects.filter(pk=spin.pk).update(
         spin_health={

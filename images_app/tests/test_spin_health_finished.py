@@ -8,12 +8,11 @@ count can tell."""
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
-from images_app.models import Image, ImageSignature
+from images_app.models import Image
 from images_app.spin_health import spin_health_refresh
 from images_app.tests import spin_variants
-from images_app.tests.image_factories import ImageFactory, processed
+from images_app.tests.image_factories import ImageFactory, processed, signed
 from sessions_app.models import CaptureSession
 from sessions_app.tests.factories import CaptureSessionFactory
 
@@ -30,18 +29,7 @@ def shoot_without_frame_20(session: CaptureSession) -> None:
         image = processed(
             ImageFactory(session=session, frame_index=index, angle_deg=round(index * 360 / 33, 1))
         )
-        ImageSignature.objects.create(
-            image=image,
-            org_id=image.org_id,
-            vehicle_id=image.vehicle_id,
-            session_id=image.session_id,
-            frame_index=image.frame_index,
-            created_at=timezone.now(),
-            sha256="0" * 64,
-            phash=0,
-            **{f"band{n}": 0 for n in range(4)},
-            tiny=tiny,
-        )
+        signed(image, tiny=tiny)
 
 
 def spin(org, site, device, **shot_list) -> CaptureSession:
