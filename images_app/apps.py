@@ -21,12 +21,13 @@ class ImagesConfig(AppConfig):
 
     @staticmethod
     def _session_finished_hooks() -> None:
-        """A spin's health is judged again once its session finishes: only then is a
-        shortfall of declared frames known to be one (images_app/spin_health.py)."""
-        from images_app.spin_health import spin_health_session_finished
-        from sessions_app.services import session_finished_hook
+        """A spin's health is judged again once its session finishes (the audit log's
+        ``session_finished``): only then is a shortfall of declared frames known to be one
+        (images_app/spin_health.py)."""
+        from events_app.services import listen
+        from images_app.spin_health import spin_health_heard
 
-        session_finished_hook(spin_health_session_finished)
+        listen(spin_health_heard)
 
     @staticmethod
     def _session_detail_extras() -> None:

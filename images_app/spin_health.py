@@ -596,7 +596,7 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
         # planned is a shortfall only once the session is finished (no more uploads) and
         # none of its frames is still to be processed or signed: this refresh then runs
         # after the last frame's processing, or, when that came first, on the finish itself
-        # (`spin_health_session_finished`).
+        # (`spin_health_heard`).
         waiting = Image.objects.filter(session_id=session_id, frame_index__isnull=False).filter(
             Q(status__in=(Image.Status.PENDING, Image.Status.PROCESSING))
             | Q(status=Image.Status.PROCESSED, signature__isnull=True)
@@ -608,10 +608,23 @@ def spin_health_refresh(*, session_id: uuid.UUID | str) -> dict[str, Any] | None
     return health
 
 
+def spin_health_heard(event: Any) -> None:
+    """Audit-log listener (``events_app.services.listen``, called inside the change's
+    transaction): a finished session's spin is judged again once the finish commits. An
+    error there is logged and never undoes the finish."""
+    from django.db import transaction
+
+    from events_app.models import Event
+
+    if event.type == Event.Type.SESSION_FINISHED:
+        session_id = event.entity_id
+        transaction.on_commit(lambda: spin_health_session_finished(session_id), robust=True)
+
+
 def spin_health_session_finished(session_id: uuid.UUID) -> None:
-    """On a session's finish (``sessions_app.services.SESSION_FINISHED_HOOKS``): a spin with
-    processed frames is judged again, now as finished. A spin none of whose frames was
-    processed keeps no health (``null``), as before it finished."""
+    """On a session's finish (``spin_health_heard``): a spin with processed frames is judged
+    again, now as finished. A spin none of whose frames was processed keeps no health
+    (``null``), as before it finished."""
     from images_app.models import ImageSignature
 
     if ImageSignature.objects.filter(session_id=session_id, frame_index__isnull=False).exists():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -354,17 +353,6 @@ def session_finish(
     return locked
 
 
-# What apps above sessions do once a session has finished (registered in their
-# ``AppConfig.ready``; sessions know nothing of them): each is called with the session's id
-# after the finish commits, an error logged and never undoing the finish.
-SESSION_FINISHED_HOOKS: list[Callable[[uuid.UUID], Any]] = []
-
-
-def session_finished_hook(hook: Callable[[uuid.UUID], Any]) -> None:
-    if hook not in SESSION_FINISHED_HOOKS:
-        SESSION_FINISHED_HOOKS.append(hook)
-
-
 def session_finished_write(
     *,
     locked: CaptureSession,
@@ -380,8 +368,8 @@ def session_finished_write(
     the new status and time, and the ``session_finished`` event (``meta`` adds to its own).
 
     Every way a session ends (the API, the admin, expiry) goes through here, so they all
-    leave the same row and the same event, and run the ``SESSION_FINISHED_HOOKS`` once the
-    transaction commits.
+    leave the same row and the same event (which apps above hear through the audit log's
+    listeners).
     """
     locked.status = status
     locked.completed_at = completed_at
@@ -396,9 +384,6 @@ def session_finished_write(
         request_id=request_id,
         **actor_fields(actor),
     )
-    for hook in SESSION_FINISHED_HOOKS:
-        # A function (not a partial): a robust hook's failure is logged by its __qualname__.
-        transaction.on_commit(lambda hook=hook, pk=locked.id: hook(pk), robust=True)
 
 
 def session_detail_changed(*, session_id: uuid.UUID) -> None:
