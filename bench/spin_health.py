@@ -57,6 +57,16 @@ def main() -> int:
         f"{PER_KIND * len(spin_variants.SPINS)} | {every[0]:.3f} | "
         f"{min(every):.3f}, {sum(every) / len(every):.3f} |"
     )
+    told = "/".join(f"{r['reported']['drop_renumbered']:.3f}" for r in (result, *more))
+    print(
+        f"\ndrop_renumbered found, or reported as a frame missing without a place (seeds "
+        f"{seeds}): {told}"
+    )
+    unplaced = "; ".join(
+        f"seed {s}: {r['unplaced'] or 'none'}"
+        for s, r in zip((SEED, *MORE_SEEDS), (result, *more), strict=True)
+    )
+    print(f"Shortfalls reported without a place, by corruption: {unplaced}")
     by_spin = ", ".join(
         f"{spin} "
         + "/".join(f"{r['recall_pictures_only_by_spin'][spin]:.2f}" for r in (result, *more))

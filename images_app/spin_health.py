@@ -23,7 +23,9 @@ order, on a closed circle (the last frame is followed by the first):
   session (none of its frames still on its way) with fewer frames than it declared and
   consecutive angles, the count says how many are missing: each is put at the place the
   pictures point to most (`_hole_scores`: the mirror pairs, the step and the distances
-  across the place, combined), when they point clearly (`HOLE_CLEAR`, `HOLE_APART`);
+  across the place, combined), when they point clearly (`HOLE_CLEAR`, `HOLE_APART`); where
+  neither they nor the rules above place it, the shortfall is still a finding, with no
+  frame (``frame_index`` None);
 - **turn direction**: the near side of the vehicle moves the way it turns (left when it
   turns clockwise seen from above), the far side and roof the other way; the camera looks
   down a little, so the near side shows lower. Each band of `DIRECTION_BANDS` rows gets the
@@ -216,7 +218,10 @@ def spin_health_assess(
         "status": "unhealthy" if findings else "ok",
         "direction": direction,
         "frames": n,
-        "findings": sorted(findings, key=lambda f: (f["frame_index"], f["type"])),
+        # A shortfall the pictures could not place (no frame index) comes last.
+        "findings": sorted(
+            findings, key=lambda f: (f["frame_index"] is None, f["frame_index"] or 0, f["type"])
+        ),
     }
 
 
@@ -328,13 +333,40 @@ def _skips(
             if findings:
                 return findings
     kept = [i for i in order if frames[i].index not in duplicates]
-    if declared is not None:
-        # A finished session short of the frames it declared, its angles consecutive: the
-        # count says how many are missing, the pictures only where. Where they do not say
-        # it clearly, the rules below judge as when no count is known.
-        placed = _holes_placed(frames, kept, thumbs, distance, missing=declared - len(frames))
-        if placed:
-            return placed
+    if declared is None:
+        return _picture_skips(frames, kept, distance, moved, open_end=open_end, thumbs=thumbs)
+    # A finished session short of the frames it declared, its angles consecutive: the count
+    # says how many are missing, the pictures only where. Where they do not say it clearly,
+    # the rules below judge as when no count is known; and when those find no hole either,
+    # the shortfall is still reported, without a place (a spin known to be short is never
+    # "ok").
+    missing = declared - len(frames)
+    placed = _holes_placed(frames, kept, thumbs, distance, missing=missing)
+    if placed:
+        return placed
+    found = _picture_skips(frames, kept, distance, moved, open_end=open_end, thumbs=thumbs)
+    if found or missing > MAX_HOLES_PLACED:
+        return found
+    return [
+        {
+            "type": "skipped_angles",
+            "frame_index": None,
+            "angle": None,
+            "image_id": None,
+            "message": (
+                f"The session declared {declared} frames and {len(frames)} arrived, their "
+                f"angles consecutive; the pictures do not show where the missing "
+                f"{'one was' if missing == 1 else f'{missing} were'}."
+            ),
+            "missing": missing,
+            "after_index": None,
+        }
+    ]
+
+
+def _picture_skips(frames, kept, distance, moved, *, open_end, thumbs) -> list[dict[str, Any]]:
+    """Holes from the pictures alone (angles consecutive, no declared count to go by)."""
+    findings: list[dict[str, Any]] = []
     # From the pictures: a step far larger than both of its neighbours, without the
     # repeated frames. Not judged once frames were found out of order: the steps around a
     # frame put back are not the spin's own.

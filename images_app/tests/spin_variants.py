@@ -198,6 +198,8 @@ def judged(frames: list[SpinFrame], *, declared: int | None = None) -> dict:
 
 def _hit(finding: dict, variant: Variant) -> bool:
     n = len(variant.frames) + (2 if variant.kind == "drop" else 0)
+    if finding["frame_index"] is None:  # a shortfall without a place names no frame
+        return False
     return finding["type"] == FINDING_OF.get(variant.kind) and any(
         _near(finding["frame_index"], e, n) for e in variant.expected
     )
@@ -207,7 +209,13 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
     """Recall per corruption (and per corruption and spin), precision per finding type,
     false alarms on clean spins and the turn direction of clean and reversed spins, every
     variant judged with the count its session declared; and the recall of drops with the
-    rest renumbered judged without a declared count (``recall_pictures_only``)."""
+    rest renumbered judged without a declared count (``recall_pictures_only``).
+
+    A finished session short of its declared frames whose pictures do not show where the
+    hole is gets a finding without a frame (``frame_index`` None): it is not a hit (recall
+    counts holes found within one frame) nor a false finding (precision is about findings
+    that name a frame); ``unplaced`` counts them per corruption and ``reported`` is the
+    share of variants found or, at least, reported short."""
     detected: Counter = Counter()
     done: Counter = Counter()
     detected_on: Counter = Counter()  # (kind, spin)
@@ -215,6 +223,10 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
     true_findings: Counter = Counter()
     all_findings: Counter = Counter()
     pictures_only: Counter = Counter()  # spin -> drop_renumbered found without a count
+    # Shortfalls reported without a place (frame_index None), per corruption: counted apart
+    # from precision and recall, which are about placed findings.
+    unplaced: Counter = Counter()
+    told: Counter = Counter()
     directions = {}
     for name in SPINS:
         forward = judged(clean(name))
@@ -229,18 +241,25 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
             done[variant.kind] += 1
             done_on[variant.kind, variant.spin] += 1
             found = any(_hit(f, variant) for f in report["findings"])
+            # Found, or (a drop) at least reported as frames missing.
+            told[variant.kind] += found or any(f["frame_index"] is None for f in report["findings"])
             detected[variant.kind] += found
             detected_on[variant.kind, variant.spin] += found
         if variant.kind == "drop_renumbered":
             alone = spin_health_assess(variant.frames)["findings"]
             pictures_only[variant.spin] += any(_hit(f, variant) for f in alone)
         for finding in report["findings"]:
+            if finding["frame_index"] is None:
+                unplaced[variant.kind] += 1
+                continue
             all_findings[finding["type"]] += 1
             true_findings[finding["type"]] += _hit(finding, variant)
     renumbered = done["drop_renumbered"]
     return {
         "recall": {kind: detected[kind] / done[kind] for kind in done},
         "recall_by_spin": {key: detected_on[key] / done_on[key] for key in done_on},
+        # Found where it is, or for a drop, reported as frames missing without a place.
+        "reported": {kind: told[kind] / done[kind] for kind in done},
         "recall_pictures_only": sum(pictures_only.values()) / renumbered,
         "recall_pictures_only_by_spin": {
             spin: pictures_only[spin] / done_on["drop_renumbered", spin] for spin in SPINS
@@ -250,6 +269,7 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
             for kind in ("duplicate", "out_of_order", "skipped_angles")
         },
         "findings": dict(all_findings),
+        "unplaced": dict(unplaced),
         "variants": sum(done.values()) + per_kind * len(SPINS),
         "clean_false_alarms": clean_alarms,
         "directions": directions,

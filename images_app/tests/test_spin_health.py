@@ -40,6 +40,11 @@ def test_a_dropped_frame_with_the_rest_renumbered_is_found_on_the_cars_every_tim
     by_spin = measured["recall_by_spin"]
     assert by_spin["drop_renumbered", "car_toyota_chr_evox_36"] == 1.0
     assert by_spin["drop_renumbered", "demo_24"] == 1.0
+    # Where the pictures do not show the place, the shortfall is still reported (without a
+    # frame): every renumbered drop on seed 16 makes its spin unhealthy. No variant that
+    # lost no frame gets such a finding.
+    assert measured["reported"]["drop_renumbered"] == 1.0
+    assert set(measured["unplaced"]) <= {"drop", "drop_renumbered"}
     # Without a declared count (the pictures alone, thresholds): 0.80 on seed 16.
     assert measured["recall_pictures_only"] >= 0.80
     assert measured["recall_pictures_only_by_spin"]["car_toyota_chr_evox_36"] == 1.0
@@ -63,6 +68,25 @@ def test_a_finished_session_short_of_its_declared_frames_gets_the_hole_where_it_
         "between frames 19 and 20."
     )
     assert (finding["missing"], finding["after_index"]) == (1, 19)
+
+
+def test_a_shortfall_the_pictures_cannot_place_is_reported_without_a_frame():
+    # The bicycle's frame 1 is side on, where its frames barely change.
+    tinies = [f.tiny for f in spin_variants.clean("bicycle_spritespin_34")]
+    del tinies[1]
+    frames = spin_variants._renumber(tinies)
+    report = spin_health_assess(frames, frame_count=34, finished=True)
+    assert report["status"] == "unhealthy"
+    (finding,) = report["findings"]
+    assert (finding["type"], finding["frame_index"], finding["missing"]) == (
+        "skipped_angles",
+        None,
+        1,
+    )
+    # While the session may still be uploading, the count proves nothing yet.
+    assert spin_health_assess(frames, frame_count=34, finished=False)["status"] == "ok"
+    # Short of more than can be placed: shot coarser than declared, no finding.
+    assert spin_health_assess(frames[::2], frame_count=34, finished=True)["findings"] == []
 
 
 def test_a_session_still_uploading_is_not_missing_the_frames_yet_to_come():

@@ -14,6 +14,7 @@ from images_app.spin_health import spin_health_refresh
 from images_app.tests import spin_variants
 from images_app.tests.image_factories import ImageFactory, processed, signed
 from sessions_app.models import CaptureSession
+from sessions_app.tests.console import console, review_url
 from sessions_app.tests.factories import CaptureSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +23,9 @@ BICYCLE = "bicycle_spritespin_34"
 HOLE = ("skipped_angles", 20)
 
 
-def shoot_without_frame_20(session: CaptureSession) -> None:
+def shoot_without_frame_20(session: CaptureSession, *, dropped: int = 20) -> None:
     tinies = [frame.tiny for frame in spin_variants.clean(BICYCLE)]
-    del tinies[20]
+    del tinies[dropped]
     for index, tiny in enumerate(tinies):
         image = processed(
             ImageFactory(session=session, frame_index=index, angle_deg=round(index * 360 / 33, 1))
@@ -32,9 +33,9 @@ def shoot_without_frame_20(session: CaptureSession) -> None:
         signed(image, tiny=tiny)
 
 
-def spin(org, site, device, **shot_list) -> CaptureSession:
+def spin(org, site, device, *, dropped: int = 20, **shot_list) -> CaptureSession:
     session = CaptureSessionFactory(org=org, site=site, device=device, shot_list=shot_list)
-    shoot_without_frame_20(session)
+    shoot_without_frame_20(session, dropped=dropped)
     return session
 
 
@@ -97,3 +98,36 @@ def test_finishing_a_spin_with_no_frame_processed_leaves_its_health_unknown(
     session = CaptureSessionFactory(org=org, site=site, device=device)
     answer = finish(api, operator, session, django_capture_on_commit_callbacks)
     assert answer["spin_health"] is None
+
+
+def test_a_shortfall_the_pictures_cannot_place_still_makes_the_spin_unhealthy(
+    api, operator, reviewer, org, site, device, django_capture_on_commit_callbacks
+):
+    # Frame 1 of the bicycle is side on, where its frames barely change: nothing in the
+    # pictures shows where it went, but the count says it is missing.
+    session = spin(org, site, device, dropped=1, studio360={"frame_count": 34})
+    answer = finish(api, operator, session, django_capture_on_commit_callbacks)
+    health = answer["spin_health"]
+    assert health["status"] == "unhealthy"
+    assert health["findings"] == [
+        {
+            "type": "skipped_angles",
+            "frame_index": None,
+            "angle": None,
+            "image_id": None,
+            "message": (
+                "The session declared 34 frames and 33 arrived, their angles consecutive; "
+                "the pictures do not show where the missing one was."
+            ),
+            "missing": 1,
+            "after_index": None,
+        }
+    ]
+
+    # The review page lists it under the coverage strip, marking no frame.
+    page = console(reviewer).get(review_url(session))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "the pictures do not show where the missing one was" in html
+    assert 'data-index="None"' not in html
+    assert "data-spin-finding" not in html

@@ -317,7 +317,9 @@ class SessionDetailOutput(serializers.Serializer):
         help_text=(
             "Spins only, null until a frame is processed: status (ok, unhealthy, unknown), "
             "direction (clockwise, counter_clockwise, null), frames, and findings (type: "
-            "duplicate, out_of_order, skipped_angles; frame_index, angle, image_id, message)."
+            "duplicate, out_of_order, skipped_angles; frame_index, angle, image_id, message; "
+            "frame_index, angle and image_id are null on a finished session's shortfall the "
+            "pictures cannot place)."
         ),
     )
 
