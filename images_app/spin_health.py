@@ -22,8 +22,9 @@ order, on a closed circle (the last frame is followed by the first):
   `SKIP_DISTANCE_RATIO` times the larger of its neighbouring steps; and, in a finished
   session (none of its frames still on its way) with fewer frames than it declared and
   consecutive angles, the count says how many are missing: each is put at the place the
-  pictures point to most (`_hole_scores`: the mirror pairs, the step and the distances
-  across the place, combined), when they point clearly (`HOLE_CLEAR`, `HOLE_APART`); where
+  pictures point to most (`_hole_scores`: the mirror pairs, the step, the distances across
+  the place and the kink in the vehicle's top and bottom edges, combined), when they point
+  clearly (`HOLE_CLEAR`, `HOLE_APART`); where
   neither they nor the rules above place it, the shortfall is still a finding, with no
   frame (``frame_index`` None);
 - **turn direction**: the near side of the vehicle moves the way it turns (left when it
@@ -85,11 +86,18 @@ MIRROR_FACTOR = 4
 MAX_HOLES_PLACED = 3
 # ...when they point clearly: the best place's score (`_hole_scores`, about 1 where nothing
 # is missing) is at least HOLE_CLEAR, or HOLE_APART times the best place two or more frames
-# from it. Whole real spins score at most 1.04 (car), 1.50 (bicycle), 1.71 (demo); a car
-# or demo spin missing a frame 1.47 to 10 at the hole, 1.41x or more its runner-up when
-# under 2.2; the bicycle's misplaced holes score 1.42-1.50 and 1.01-1.06x their runner-up.
-HOLE_CLEAR = 1.55
+# from it. Whole real spins score at most 1.09 (car), 1.54 (bicycle), 1.86 (demo); a car
+# or demo spin missing a frame 1.48 to 57 at the hole, 1.36x or more its runner-up when
+# under 2.2; the bicycle's misplaced holes score 1.33-1.54 and 1.02-1.03x their runner-up,
+# its holes placed right but close to their runner-up (under 1.3x) 1.64-2.17, or 1.43 and
+# 1.53 (left unreported).
+HOLE_CLEAR = 1.6
 HOLE_APART = 1.3
+# The top and bottom edges of the vehicle (`_outline_kink`): the rows above and below which
+# this share of its contrast with the backdrop lies...
+OUTLINE_SHARE = 0.02
+# ...judged on a straight line through this many frames on each side of a place.
+OUTLINE_FRAMES = 2
 # Fewer frames than this is not a spin worth judging.
 MIN_FRAMES = 6
 # Horizontal shifts (in thumbnail pixels, of 64) tried between neighbouring frames.
@@ -455,14 +463,15 @@ def _holes_placed(frames, kept, thumbs, distance, *, missing: int) -> list[dict[
 
 def _hole_scores(thumbs: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """Per frame k: how strongly the pictures point to a frame missing just before frame k,
-    the product of three ratios, each about 1 where nothing is missing:
+    the product of four ratios, each about 1 where nothing is missing:
 
     - the mirror pairs (`_mirror_gap`): how many times better they fit with a hole there;
     - the step (full 64x48 thumbnails) from frame k - 1 to k against the larger of its
       neighbouring steps: a hole makes it a double step;
     - the distances across the hole, k - 2 to k and k - 1 to k + 1 (thumbnails reduced to
       16x12, which keep growing over a few steps), against the two-step distances beside
-      them, k - 3 to k - 1 and k to k + 2: across a hole they span three steps.
+      them, k - 3 to k - 1 and k to k + 2: across a hole they span three steps;
+    - the kink a hole leaves in the vehicle's top and bottom edges (`_outline_kink`).
 
     Each alone puts a bicycle's hole in the wrong place often (its mirror pairs are uneven,
     its steps vary with its angle); the product less often (docs/spin-health.md)."""
@@ -475,7 +484,50 @@ def _hole_scores(thumbs: np.ndarray, distance: np.ndarray) -> np.ndarray:
     two = np.roll(near[k, (k + 2) % m], 2)  # two[k]: from frame k - 2 to frame k
     across = two + np.roll(two, -1)
     beside = np.roll(two, 1) + np.roll(two, -2)
-    return _mirror_gap(thumbs) * step_ratio * across / np.maximum(beside, 1e-9)
+    mirror = _mirror_gap(thumbs)
+    return mirror * step_ratio * across / np.maximum(beside, 1e-9) * _outline_kink(thumbs)
+
+
+def _outline_kink(thumbs: np.ndarray) -> np.ndarray:
+    """Per frame k: how much straighter the top and bottom of the vehicle run through the
+    frames around the place before frame k with a frame missing there than without (about 1
+    where nothing is missing).
+
+    The camera looks down a little, so as the vehicle turns its near side comes lower in
+    the picture and its far side higher: the rows of its top and bottom edges (above and
+    below which `OUTLINE_SHARE` of its contrast with the backdrop lies, found to a fraction
+    of a row) move steadily with the angle, a fraction of a thumbnail pixel per frame even
+    where the pictures barely change (a bicycle seen side on), and they add up over steps
+    where the picture distance does not. A missing frame leaves a kink: frames k - 2 to
+    k + 1 lie on a straight line at positions -2, -1, 1, 2 better than evenly spaced. The
+    two misfits (each edge in units of its median step) are compared with the spin's median
+    misfit added to both, so a place where the line fits either way scores about 1.
+    `OUTLINE_FRAMES` frames on each side: over more, the edges turn."""
+    m = len(thumbs)
+    images = thumbs.reshape(m, TINY_HEIGHT, TINY_WIDTH)
+    border = np.concatenate(
+        [images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], axis=1
+    )
+    contrast = np.abs(images - np.median(border, axis=1)[:, None, None]).sum(axis=2)
+    share = np.cumsum(contrast, axis=1) / np.maximum(contrast.sum(axis=1, keepdims=True), 1e-12)
+    rows = np.arange(TINY_HEIGHT) + 0.5
+    edges = np.array(
+        [np.interp([OUTLINE_SHARE, 1.0 - OUTLINE_SHARE], share[k], rows) for k in range(m)]
+    )
+    steps = np.abs(edges - np.roll(edges, 1, axis=0))
+    edges = edges / np.maximum(np.median(steps, axis=0), 1e-6)
+    offsets = np.arange(-OUTLINE_FRAMES, OUTLINE_FRAMES)  # frames k - 2 .. k + 1
+    window = edges[(np.arange(m)[:, None] + offsets) % m]  # (place, frame, edge)
+
+    def misfit(positions: np.ndarray) -> np.ndarray:
+        line = np.vander(positions.astype(float), 2)
+        off_line = np.eye(len(positions)) - line @ np.linalg.pinv(line)
+        return (np.einsum("ij,pje->pie", off_line, window) ** 2).sum(axis=(1, 2))
+
+    with_hole = misfit(np.where(offsets >= 0, offsets + 1, offsets))
+    without = misfit(offsets)
+    usual = float(np.median(without))
+    return (without + usual) / np.maximum(with_hole + usual, 1e-12)
 
 
 def _mirror_gap(thumbs: np.ndarray) -> np.ndarray:

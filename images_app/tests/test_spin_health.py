@@ -5,8 +5,10 @@ fails here."""
 
 from functools import cache
 
+import numpy as np
 import pytest
 
+from images_app import spin_health
 from images_app.spin_health import SpinFrame, spin_health_assess
 from images_app.tests import spin_variants
 
@@ -28,18 +30,18 @@ def test_duplicates_swaps_moves_and_drops_are_found_with_the_target_recall(measu
         assert recall[kind] >= 0.95, kind
 
 
-def test_a_dropped_frame_with_the_rest_renumbered_is_found_on_the_cars_every_time(measured):
+def test_a_dropped_frame_with_the_rest_renumbered_is_found_with_the_target_recall(measured):
     # With the angles consecutive only the pictures tell. Judged as a finished session that
     # declared the spin's own count, the count says a frame is missing and the pictures
-    # where: found on the car and the demo spin every time, seeds 16, 17 and 99. Overall
-    # below the target, documented in docs/spin-health.md: the bicycle's own mirror pairs
-    # are uneven and its steps vary with its angle, so a fifth of its holes are not placed
-    # (0.93 overall on seed 16, 0.90-0.97 over three seeds). A regression below the measured
-    # figures fails here.
-    assert measured["recall"]["drop_renumbered"] >= 0.93
+    # where: 0.983 on seed 16 (0.967-0.983 over seeds 16, 17 and 99), found on the car and
+    # the demo spin every time; the bicycle, whose side-on frames barely change, 0.95 (its
+    # holes are placed by the kink in its top and bottom edges where nothing else shows
+    # them). A regression below the measured figures fails here.
+    assert measured["recall"]["drop_renumbered"] >= 0.98
     by_spin = measured["recall_by_spin"]
     assert by_spin["drop_renumbered", "car_toyota_chr_evox_36"] == 1.0
     assert by_spin["drop_renumbered", "demo_24"] == 1.0
+    assert by_spin["drop_renumbered", "bicycle_spritespin_34"] >= 0.95
     # Where the pictures do not show the place, the shortfall is still reported (without a
     # frame): every renumbered drop on seed 16 makes its spin unhealthy. No variant that
     # lost no frame gets such a finding.
@@ -87,6 +89,25 @@ def test_a_shortfall_the_pictures_cannot_place_is_reported_without_a_frame():
     assert spin_health_assess(frames, frame_count=34, finished=False)["status"] == "ok"
     # Short of more than can be placed: shot coarser than declared, no finding.
     assert spin_health_assess(frames[::2], frame_count=34, finished=True)["findings"] == []
+
+
+@pytest.mark.parametrize("dropped", [1, 2])
+def test_a_side_on_hole_shows_as_a_kink_in_the_vehicles_top_and_bottom_edges(dropped):
+    # Side on, the bicycle's frames barely change, but its near wheel comes steadily lower
+    # as it turns: without frame 1 or 2 (the rest renumbered) the edges run straightest with
+    # the hole put where it is, and frame 2's is reported there.
+    tinies = [f.tiny for f in spin_variants.clean("bicycle_spritespin_34")]
+    del tinies[dropped]
+    frames = spin_variants._renumber(tinies)
+    thumbs = np.stack([spin_health._normalised(f.tiny) for f in frames])
+    kink = spin_health._outline_kink(thumbs)
+    assert int(np.argmax(kink)) == dropped
+    assert kink[dropped] > 2.0
+    report = spin_health_assess(frames, frame_count=34, finished=True)
+    if dropped == 2:
+        assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [
+            ("skipped_angles", 2)
+        ]
 
 
 def test_a_session_still_uploading_is_not_missing_the_frames_yet_to_come():
