@@ -39,7 +39,10 @@ def main() -> int:
         f"picture step {spin_health.SKIP_DISTANCE_RATIO}x both neighbouring steps; a finished "
         f"session short of its declared frames (up to {spin_health.MAX_HOLES_PLACED}) gets "
         f"them where the pictures point when the best place scores "
-        f"{spin_health.HOLE_CLEAR} or {spin_health.HOLE_APART}x the next\n"
+        f"{spin_health.HOLE_CLEAR} or {spin_health.HOLE_APART}x the next (mirror pairs, step, "
+        f"distances across, and the kink in the vehicle's top and bottom edges: "
+        f"{spin_health.OUTLINE_SHARE:.0%} of its contrast, a line through "
+        f"{spin_health.OUTLINE_FRAMES} frames each side)\n"
     )
     seeds = ", ".join(map(str, (SEED, *MORE_SEEDS)))
     print(f"| corruption | reported as | variants | recall | seeds {seeds}: lowest, mean |")
