@@ -24,9 +24,8 @@ order, on a closed circle (the last frame is followed by the first):
   consecutive angles, the count says how many are missing: each is put at the place the
   pictures point to most (`_hole_scores`: the mirror pairs, the step, the distances across
   the place and the kink in the vehicle's top and bottom edges, combined), when they point
-  clearly (`HOLE_CLEAR`, `HOLE_APART`); where
-  neither they nor the rules above place it, the shortfall is still a finding, with no
-  frame (``frame_index`` None);
+  clearly (`HOLE_CLEAR`, `HOLE_APART`); where neither they nor the rules above place it,
+  the shortfall is still a finding, with no frame (``frame_index`` None);
 - **turn direction**: the near side of the vehicle moves the way it turns (left when it
   turns clockwise seen from above), the far side and roof the other way; the camera looks
   down a little, so the near side shows lower. Each band of `DIRECTION_BANDS` rows gets the
@@ -356,19 +355,15 @@ def _skips(
     if found or missing > MAX_HOLES_PLACED:
         return found
     return [
-        {
-            "type": "skipped_angles",
-            "frame_index": None,
-            "angle": None,
-            "image_id": None,
-            "message": (
-                f"The session declared {declared} frames and {len(frames)} arrived, their "
-                f"angles consecutive; the pictures do not show where the missing "
-                f"{'one was' if missing == 1 else f'{missing} were'}."
-            ),
-            "missing": missing,
-            "after_index": None,
-        }
+        _finding(
+            "skipped_angles",
+            None,
+            f"The session declared {declared} frames and {len(frames)} arrived, their angles "
+            f"consecutive; the pictures do not show where the missing "
+            f"{'one was' if missing == 1 else f'{missing} were'}.",
+            missing=missing,
+            after_index=None,
+        )
     ]
 
 
@@ -615,12 +610,14 @@ def _band_shifts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shifts[per_band.argmin(axis=0)], np.minimum(texture_a, texture_b)
 
 
-def _finding(kind: str, frame: SpinFrame, message: str, **extra: Any) -> dict[str, Any]:
+def _finding(kind: str, frame: SpinFrame | None, message: str, **extra: Any) -> dict[str, Any]:
+    """A finding about ``frame``, or (None) about no frame in particular: a shortfall the
+    pictures cannot place."""
     return {
         "type": kind,
-        "frame_index": frame.index,
-        "angle": frame.angle,
-        "image_id": frame.image_id,
+        "frame_index": None if frame is None else frame.index,
+        "angle": None if frame is None else frame.angle,
+        "image_id": None if frame is None else frame.image_id,
         "message": message,
         **extra,
     }

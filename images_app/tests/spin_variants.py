@@ -131,6 +131,14 @@ def clean_spins() -> dict[str, list[SpinFrame]]:
     return spins
 
 
+def without_frame(name: str, index: int) -> list[SpinFrame]:
+    """The spin without its frame ``index``, the rest renumbered with even angles (as a
+    device that never knew numbers them)."""
+    tinies = [f.tiny for f in clean(name)]
+    del tinies[index]
+    return _renumber(tinies)
+
+
 def _renumber(tinies: list[bytes]) -> list[SpinFrame]:
     n = len(tinies)
     return [SpinFrame(index=i, angle=round(i * 360 / n, 1), tiny=t) for i, t in enumerate(tinies)]
@@ -196,9 +204,14 @@ def judged(frames: list[SpinFrame], *, declared: int | None = None) -> dict:
     return spin_health_assess(frames, frame_count=count, finished=True)
 
 
+def _unplaced(finding: dict) -> bool:
+    """A shortfall the pictures could not place: it names no frame."""
+    return finding["frame_index"] is None
+
+
 def _hit(finding: dict, variant: Variant) -> bool:
     n = len(variant.frames) + (2 if variant.kind == "drop" else 0)
-    if finding["frame_index"] is None:  # a shortfall without a place names no frame
+    if _unplaced(finding):
         return False
     return finding["type"] == FINDING_OF.get(variant.kind) and any(
         _near(finding["frame_index"], e, n) for e in variant.expected
@@ -242,14 +255,14 @@ def evaluate(*, seed: int = 16, per_kind: int = 20) -> dict:
             done_on[variant.kind, variant.spin] += 1
             found = any(_hit(f, variant) for f in report["findings"])
             # Found, or (a drop) at least reported as frames missing.
-            told[variant.kind] += found or any(f["frame_index"] is None for f in report["findings"])
+            told[variant.kind] += found or any(_unplaced(f) for f in report["findings"])
             detected[variant.kind] += found
             detected_on[variant.kind, variant.spin] += found
         if variant.kind == "drop_renumbered":
             alone = spin_health_assess(variant.frames)["findings"]
             pictures_only[variant.spin] += any(_hit(f, variant) for f in alone)
         for finding in report["findings"]:
-            if finding["frame_index"] is None:
+            if _unplaced(finding):
                 unplaced[variant.kind] += 1
                 continue
             all_findings[finding["type"]] += 1

@@ -55,9 +55,7 @@ def test_a_dropped_frame_with_the_rest_renumbered_is_found_with_the_target_recal
 def bicycle_without_frame_20() -> list[SpinFrame]:
     """The bicycle's 34 frames without frame 20, the rest renumbered with even angles (the
     device never knew): a drop the pictures alone miss."""
-    tinies = [f.tiny for f in spin_variants.clean("bicycle_spritespin_34")]
-    del tinies[20]
-    return spin_variants._renumber(tinies)
+    return spin_variants.without_frame("bicycle_spritespin_34", 20)
 
 
 def test_a_finished_session_short_of_its_declared_frames_gets_the_hole_where_it_is():
@@ -74,9 +72,7 @@ def test_a_finished_session_short_of_its_declared_frames_gets_the_hole_where_it_
 
 def test_a_shortfall_the_pictures_cannot_place_is_reported_without_a_frame():
     # The bicycle's frame 1 is side on, where its frames barely change.
-    tinies = [f.tiny for f in spin_variants.clean("bicycle_spritespin_34")]
-    del tinies[1]
-    frames = spin_variants._renumber(tinies)
+    frames = spin_variants.without_frame("bicycle_spritespin_34", 1)
     report = spin_health_assess(frames, frame_count=34, finished=True)
     assert report["status"] == "unhealthy"
     (finding,) = report["findings"]
@@ -96,9 +92,7 @@ def test_a_side_on_hole_shows_as_a_kink_in_the_vehicles_top_and_bottom_edges(dro
     # Side on, the bicycle's frames barely change, but its near wheel comes steadily lower
     # as it turns: without frame 1 or 2 (the rest renumbered) the edges run straightest with
     # the hole put where it is, and frame 2's is reported there.
-    tinies = [f.tiny for f in spin_variants.clean("bicycle_spritespin_34")]
-    del tinies[dropped]
-    frames = spin_variants._renumber(tinies)
+    frames = spin_variants.without_frame("bicycle_spritespin_34", dropped)
     thumbs = np.stack([spin_health._normalised(f.tiny) for f in frames])
     kink = spin_health._outline_kink(thumbs)
     assert int(np.argmax(kink)) == dropped
@@ -153,10 +147,7 @@ def test_a_swap_of_neighbours_names_both_frames_with_the_angle_each_belongs_at()
 
 
 def test_a_dropped_frame_is_found_from_the_pictures_when_the_angles_are_consecutive():
-    frames = spin_variants.clean("car_toyota_chr_evox_36")
-    tinies = [f.tiny for f in frames]
-    del tinies[20]
-    report = spin_health_assess(spin_variants._renumber(tinies))
+    report = spin_health_assess(spin_variants.without_frame("car_toyota_chr_evox_36", 20))
     assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 20)]
     assert "missing between frames 19 and 20" in report["findings"][0]["message"]
 
@@ -164,10 +155,7 @@ def test_a_dropped_frame_is_found_from_the_pictures_when_the_angles_are_consecut
 def test_a_dropped_frame_near_the_cars_axis_is_found_from_the_jump_it_leaves():
     # The rear view (frame 9) mirrors itself: without it the mirror pairs still fit, but the
     # picture jumps between its neighbours.
-    frames = spin_variants.clean("car_toyota_chr_evox_36")
-    tinies = [f.tiny for f in frames]
-    del tinies[9]
-    report = spin_health_assess(spin_variants._renumber(tinies))
+    report = spin_health_assess(spin_variants.without_frame("car_toyota_chr_evox_36", 9))
     assert [(f["type"], f["frame_index"]) for f in report["findings"]] == [("skipped_angles", 9)]
     assert "A jump between frames 8 and 9" in report["findings"][0]["message"]
 

@@ -1,9 +1,9 @@
 """A spin session short of the frames it declared: judged as such once it is finished and
 none of its frames is still on its way, through the session's refresh and its finish
 (``GET /v1/sessions/{id}`` ``spin_health``). Frames are the real bicycle's signatures
-(spin_variants.py) stored on processed frames, as the worker leaves them; frame 20 never
-came and the device numbered the rest 0-32 with even angles, so only the pictures and the
-count can tell."""
+(spin_variants.py) stored on processed frames, as the worker leaves them; frame 20 (in one
+test frame 1) never came and the device numbered the rest 0-32 with even angles, so only
+the pictures and the count can tell."""
 
 from __future__ import annotations
 
@@ -23,19 +23,17 @@ BICYCLE = "bicycle_spritespin_34"
 HOLE = ("skipped_angles", 20)
 
 
-def shoot_without_frame_20(session: CaptureSession, *, dropped: int = 20) -> None:
-    tinies = [frame.tiny for frame in spin_variants.clean(BICYCLE)]
-    del tinies[dropped]
-    for index, tiny in enumerate(tinies):
+def shoot_without_frame(session: CaptureSession, dropped: int) -> None:
+    for frame in spin_variants.without_frame(BICYCLE, dropped):
         image = processed(
-            ImageFactory(session=session, frame_index=index, angle_deg=round(index * 360 / 33, 1))
+            ImageFactory(session=session, frame_index=frame.index, angle_deg=frame.angle)
         )
-        signed(image, tiny=tiny)
+        signed(image, tiny=frame.tiny)
 
 
 def spin(org, site, device, *, dropped: int = 20, **shot_list) -> CaptureSession:
     session = CaptureSessionFactory(org=org, site=site, device=device, shot_list=shot_list)
-    shoot_without_frame_20(session, dropped=dropped)
+    shoot_without_frame(session, dropped)
     return session
 
 
